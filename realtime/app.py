@@ -1,0 +1,141 @@
+"""`create_app(settings)`: routes, error rendering, and the lifespan that owns Store and Hub."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+
+import msgspec
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
+from starlette.requests import Request
+from starlette.responses import FileResponse, Response
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from realtime import http, ws
+from realtime.config import Settings
+from realtime.errors import AppError, MethodNotAllowed, NotFound, from_validation
+from realtime.hub import Hub
+from realtime.models import ErrorBody, ErrorDetail
+from realtime.service import CommentService
+from realtime.store import Store
+
+log = logging.getLogger("realtime")
+_encode = msgspec.json.Encoder().encode
+
+
+def static_dir() -> Path:
+    """The browser client, found next to the package (source checkout or installed copy)."""
+    package = Path(__file__).resolve().parent
+    for candidate in (package / "static", package.parent / "static"):
+        if candidate.is_dir():
+            return candidate
+    return package.parent / "static"
+
+
+def page_headers(settings: Settings) -> dict[str, str]:
+    ancestors = " ".join(["'self'", *settings.allowed_origins])
+    csp = (
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        f"connect-src 'self'; frame-ancestors {ancestors}; base-uri 'none'; "
+        "form-action 'self'; object-src 'none'"
+    )
+    return {
+        "Content-Security-Policy": csp,
+        "X-Content-Type-Options": "nosniff",
+        "Referrer-Policy": "strict-origin-when-cross-origin",
+    }
+
+
+def error_response(error: AppError) -> Response:
+    headers = {"Retry-After": str(error.retry_after)} if hasattr(error, "retry_after") else None
+    return Response(_encode(error.body()), error.status, headers, media_type="application/json")
+
+
+async def on_app_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, AppError)
+    return error_response(exc)
+
+
+async def on_validation_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, msgspec.ValidationError)
+    return error_response(from_validation(exc))
+
+
+async def on_http_exception(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    if exc.status_code == 404:
+        return error_response(NotFound("no such endpoint"))
+    if exc.status_code == 405:
+        return error_response(MethodNotAllowed(f"{request.method} is not allowed here"))
+    body = ErrorBody(ErrorDetail(exc.status_code, "http_error", str(exc.detail)))
+    return Response(_encode(body), exc.status_code, exc.headers, media_type="application/json")
+
+
+async def on_server_error(request: Request, exc: Exception) -> Response:
+    log.error("unhandled error on %s %s: %r", request.method, request.url.path, exc)
+    body = ErrorBody(ErrorDetail(500, "internal", "internal error"))
+    return Response(_encode(body), 500, media_type="application/json")
+
+
+def create_app(settings: Settings) -> Starlette:
+    files = static_dir()
+    headers = page_headers(settings)
+
+    def page(name: str) -> Callable[[Request], Awaitable[Response]]:
+        async def endpoint(request: Request) -> Response:
+            return FileResponse(files / name, headers=headers, media_type="text/html")
+
+        return endpoint
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        store = await Store.open(settings.db, group_commit_max=settings.group_commit_max)
+        hub = Hub(settings.reader_backlog_bytes)
+        service = CommentService(settings, store, hub)
+        app.state.service = service
+        watchers = asyncio.create_task(service.announce_watchers(), name="watchers")
+        try:
+            yield
+        finally:
+            watchers.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await watchers
+            await hub.close()
+            await store.close()
+
+    routes = [
+        *http.routes,
+        *ws.routes,
+        Route("/", page("index.html")),
+        Route("/articles/{slug}", page("article.html")),
+        Mount("/static", StaticFiles(directory=files, check_dir=False), name="static"),
+    ]
+    app = Starlette(
+        routes=routes,
+        lifespan=lifespan,
+        middleware=[
+            Middleware(
+                CORSMiddleware,
+                allow_origins=settings.allowed_origins,
+                allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
+                allow_headers=["Authorization", "Content-Type"],
+                expose_headers=["Location", "Retry-After"],
+                max_age=600,
+            )
+        ],
+        exception_handlers={
+            AppError: on_app_error,
+            msgspec.ValidationError: on_validation_error,
+            HTTPException: on_http_exception,
+            Exception: on_server_error,
+        },
+    )
+    app.state.settings = settings
+    return app

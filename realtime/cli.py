@@ -1,0 +1,115 @@
+"""The `realtime` command: serve, manage articles, seed the demo."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from collections.abc import Awaitable, Callable, Sequence
+
+import msgspec
+import uvicorn
+
+from realtime.app import create_app
+from realtime.config import ConfigError, Settings, load_settings
+from realtime.demo import seed_demo
+from realtime.errors import AppError
+from realtime.hub import Hub
+from realtime.models import ArticleIn
+from realtime.service import CommentService
+from realtime.store import Store
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="realtime", description=__doc__)
+    parser.add_argument("--config", help="a TOML file of settings (see config/default.toml)")
+    parser.add_argument("--db", help="path of the SQLite database file")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    serve = commands.add_parser("serve", help="serve the API, the WebSockets and the pages")
+    serve.add_argument("--host")
+    serve.add_argument("--port", type=int)
+    _shared(serve)
+
+    article = commands.add_parser("article", help="manage articles")
+    article_commands = article.add_subparsers(dest="article_command", required=True)
+    put = article_commands.add_parser("put", help="create an article or change its title")
+    put.add_argument("slug")
+    put.add_argument("--title", required=True)
+    put.add_argument("--url")
+    _shared(put)
+
+    demo = commands.add_parser("demo", help="add the demo article and comments (once)")
+    _shared(demo)
+    return parser
+
+
+def _shared(sub: argparse.ArgumentParser) -> None:
+    # Accept --config/--db after the subcommand too: `realtime serve --db x.db`.
+    sub.add_argument("--config", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+    sub.add_argument("--db", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        settings = load_settings(
+            args.config,
+            db=args.db,
+            host=getattr(args, "host", None),
+            port=getattr(args, "port", None),
+        )
+    except ConfigError as exc:
+        print(f"realtime: {exc}", file=sys.stderr)
+        return 2
+    logging.basicConfig(
+        level=settings.log_level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s %(message)s",
+    )
+    if args.command == "serve":
+        serve(settings)
+        return 0
+    try:
+        if args.command == "article":
+            asyncio.run(_put_article(settings, args.slug, args.title, args.url))
+        elif args.command == "demo":
+            asyncio.run(_with_service(settings, seed_demo))
+    except (AppError, msgspec.ValidationError) as exc:
+        print(f"realtime: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def serve(settings: Settings) -> None:
+    uvicorn.run(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        ws_max_size=settings.ws_max_frame_bytes,
+        # One deflate context per reader costs ~50 KiB and a compression per event per reader.
+        ws_per_message_deflate=False,
+        log_level=settings.log_level,
+        log_config=None,
+        proxy_headers=False,
+    )
+
+
+async def _with_service(
+    settings: Settings, action: Callable[[CommentService], Awaitable[None]]
+) -> None:
+    store = await Store.open(settings.db)
+    try:
+        service = CommentService(settings, store, Hub(settings.reader_backlog_bytes))
+        await action(service)
+    finally:
+        await store.close()
+
+
+async def _put_article(settings: Settings, slug: str, title: str, url: str | None) -> None:
+    async def put(service: CommentService) -> None:
+        data = msgspec.convert({"title": title, "url": url}, ArticleIn)
+        article, created = await service.put_article(slug, data)
+        print(f"{'created' if created else 'updated'} {article.slug}: {article.title}")
+
+    await _with_service(settings, put)

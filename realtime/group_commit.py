@@ -1,0 +1,166 @@
+"""One writer connection that groups concurrent writes into one transaction.
+
+Callers `submit(work, on_commit)`. The writer takes every job waiting in its queue (up to
+`max_batch`), runs them in one `BEGIN IMMEDIATE` transaction, each inside its own SAVEPOINT so a
+job that raises an `AppError` is rolled back alone, then commits once: one fsync for the whole
+group instead of one per comment. After the COMMIT it calls each job's `on_commit` in the order
+the jobs ran (which is id order), then resolves the callers' futures. A database error (disk full,
+locked past the busy timeout) rolls the whole group back and fails every job in it with
+`Unavailable`: nothing is half-written, nothing is acknowledged that is not on disk.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sqlite3
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar
+
+import aiosqlite
+
+from realtime.errors import AppError, Unavailable
+
+T = TypeVar("T")
+Work = Callable[[aiosqlite.Connection], Awaitable[T]]
+OnCommit = Callable[[T], None]
+
+log = logging.getLogger("realtime.store")
+
+
+@dataclass(eq=False)
+class _Job(Generic[T]):
+    work: Work[T]
+    on_commit: OnCommit[T] | None
+    future: asyncio.Future[T]
+    result: Any = None
+    error: AppError | None = None
+
+
+@dataclass
+class CommitStats:
+    """Counters a benchmark or /metrics can read."""
+
+    transactions: int = 0
+    jobs: int = 0
+    observers: list[Callable[[float, int], None]] = field(default_factory=list)
+
+    def record(self, seconds: float, jobs: int) -> None:
+        self.transactions += 1
+        self.jobs += jobs
+        for observer in self.observers:
+            observer(seconds, jobs)
+
+
+class GroupCommitWriter:
+    def __init__(self, conn: aiosqlite.Connection, max_batch: int) -> None:
+        self._conn = conn
+        self._max_batch = max_batch
+        self._queue: asyncio.Queue[_Job[Any]] = asyncio.Queue()
+        self._task: asyncio.Task[None] | None = None
+        self.stats = CommitStats()
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="group-commit")
+
+    async def stop(self) -> None:
+        """Finish every job already submitted, then stop."""
+        if self._task is None:
+            return
+        await self._queue.join()
+        self._task.cancel()
+        try:
+            await self._task
+        except asyncio.CancelledError:
+            pass
+        self._task = None
+
+    async def submit(self, work: Work[T], on_commit: OnCommit[T] | None = None) -> T:
+        if self._task is None:
+            raise Unavailable("the database is shutting down")
+        future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
+        self._queue.put_nowait(_Job(work, on_commit, future))
+        # shield: a caller that goes away (client disconnect) must not cancel a job that may
+        # already be committed; the job completes and publishes either way.
+        return await asyncio.shield(future)
+
+    async def _run(self) -> None:
+        while True:
+            batch = [await self._queue.get()]
+            while len(batch) < self._max_batch and not self._queue.empty():
+                batch.append(self._queue.get_nowait())
+            try:
+                await self._commit(batch)
+            except Exception as exc:  # never let the writer die: fail this group, go on
+                log.exception("group commit failed")
+                self._fail(batch, Unavailable(f"database error: {type(exc).__name__}"))
+            finally:
+                for _ in batch:
+                    self._queue.task_done()
+
+    async def _commit(self, batch: list[_Job[Any]]) -> None:
+        started = time.perf_counter()
+        try:
+            await self._conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error as exc:
+            self._fail(batch, _unavailable(exc))
+            return
+        try:
+            for job in batch:
+                await self._run_job(job)
+            await self._conn.execute("COMMIT")
+        except sqlite3.Error as exc:
+            await self._rollback()
+            self._fail(batch, _unavailable(exc))
+            return
+        self.stats.record(time.perf_counter() - started, len(batch))
+        for job in batch:
+            self._settle(job)
+
+    async def _run_job(self, job: _Job[Any]) -> None:
+        await self._conn.execute("SAVEPOINT job")
+        try:
+            job.result = await job.work(self._conn)
+        except AppError as exc:
+            job.error = exc
+            await self._conn.execute("ROLLBACK TO job")
+        await self._conn.execute("RELEASE job")
+
+    def _settle(self, job: _Job[Any]) -> None:
+        if job.error is not None:
+            _resolve(job.future, error=job.error)
+            return
+        if job.on_commit is not None:
+            try:
+                job.on_commit(job.result)
+            except Exception:  # the write is committed; a failed publish must not undo the 201
+                log.exception("on_commit callback failed")
+        _resolve(job.future, result=job.result)
+
+    async def _rollback(self) -> None:
+        try:
+            await self._conn.execute("ROLLBACK")
+        except sqlite3.Error:
+            pass  # no transaction left to roll back (SQLite may already have done it)
+
+    def _fail(self, batch: list[_Job[Any]], error: AppError) -> None:
+        for job in batch:
+            _resolve(job.future, error=error)
+
+
+def _resolve(
+    future: asyncio.Future[Any], *, result: Any = None, error: BaseException | None = None
+) -> None:
+    if future.done():
+        return
+    if error is not None:
+        future.set_exception(error)
+    else:
+        future.set_result(result)
+
+
+def _unavailable(exc: sqlite3.Error) -> Unavailable:
+    log.warning("write failed: %s", exc)
+    return Unavailable(f"the database cannot take writes right now ({exc})")

@@ -1,0 +1,170 @@
+"""Every payload of the API as a msgspec Struct: decoding is the validation.
+
+Inbound types (`*In`) forbid unknown fields and carry their bounds on the fields; outbound types
+are what the server writes. WebSocket events are frozen members of one tagged union, encoded once
+per event and sent as the same bytes to every reader.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import msgspec
+from msgspec import Meta
+
+AUTHOR_MAX = 80
+BODY_MAX = 10_000
+EMAIL_MAX = 254
+TITLE_MAX = 300
+URL_MAX = 2048
+PAGE_MAX = 500
+COUNTS_MAX = 200
+
+SLUG_PATTERN = r"^[a-z0-9][a-z0-9-]{0,127}$"
+# Any text without NUL characters (SQLite and browsers treat NUL badly; the API refuses it).
+NO_NUL = r"^[^\x00]*$"
+# Deliberately loose: one @, something on each side, a dot in the domain, no spaces.
+EMAIL_PATTERN = r"^[^@\s\x00]+@[^@\s\x00]+\.[^@\s\x00]+$"
+
+Slug = Annotated[str, Meta(pattern=SLUG_PATTERN)]
+CommentId = Annotated[int, Meta(ge=1)]
+
+
+class Base(msgspec.Struct, forbid_unknown_fields=True):
+    """Shared settings of inbound messages: unknown fields are refused, not ignored."""
+
+
+# ---- inbound ---------------------------------------------------------------------------------
+
+
+class ArticleIn(Base):
+    title: Annotated[str, Meta(min_length=1, max_length=TITLE_MAX, pattern=NO_NUL)]
+    url: Annotated[str, Meta(max_length=URL_MAX, pattern=r"^https?://[^\s\x00]+$")] | None = None
+
+
+class CommentIn(Base):
+    author: Annotated[str, Meta(min_length=1, max_length=AUTHOR_MAX, pattern=NO_NUL)]
+    body: Annotated[str, Meta(min_length=1, max_length=BODY_MAX, pattern=NO_NUL)]
+    email: Annotated[str, Meta(max_length=EMAIL_MAX, pattern=EMAIL_PATTERN)] | None = None
+    parent: CommentId | None = None
+
+
+class CommentEdit(Base):
+    body: Annotated[str, Meta(min_length=1, max_length=BODY_MAX, pattern=NO_NUL)]
+
+
+# ---- outbound --------------------------------------------------------------------------------
+
+
+class Article(msgspec.Struct):
+    slug: str
+    title: str
+    url: str | None
+    created: str
+    count: int
+
+
+class Comment(msgspec.Struct):
+    """The public comment. There is no e-mail field: it cannot leak through this type."""
+
+    id: int
+    article: str
+    parent: int | None
+    author: str
+    avatar: str
+    body: str
+    created: str
+    edited: str | None
+
+
+class ArticleList(msgspec.Struct):
+    articles: list[Article]
+
+
+class CommentCreated(msgspec.Struct):
+    comment: Comment
+    token: str
+
+
+class CommentPage(msgspec.Struct):
+    article: str
+    count: int
+    comments: list[Comment]
+    next: int | None
+
+
+class Counts(msgspec.Struct):
+    counts: dict[str, int]
+
+
+class Health(msgspec.Struct):
+    status: str
+
+
+class ErrorDetail(msgspec.Struct, omit_defaults=False):
+    status: int
+    code: str
+    message: str
+    field: str | None = None
+
+
+class ErrorBody(msgspec.Struct):
+    error: ErrorDetail
+
+
+# ---- WebSocket: server to client -------------------------------------------------------------
+
+
+class Event(msgspec.Struct, frozen=True, tag_field="type"):
+    """Base of every server-to-client WebSocket message."""
+
+
+class Hello(Event, frozen=True, tag="hello"):
+    article: str
+    count: int
+    last: int | None
+    watchers: int
+
+
+class CommentEvent(Event, frozen=True, tag="comment"):
+    comment: Comment
+    count: int
+
+
+class EditEvent(Event, frozen=True, tag="edit"):
+    comment: Comment
+
+
+class DeleteEvent(Event, frozen=True, tag="delete"):
+    id: int
+    count: int
+
+
+class WatchersEvent(Event, frozen=True, tag="watchers"):
+    count: int
+
+
+class Pong(Event, frozen=True, tag="pong"):
+    pass
+
+
+class CountsSnapshot(Event, frozen=True, tag="counts"):
+    counts: dict[str, int]
+
+
+class CountEvent(Event, frozen=True, tag="count"):
+    article: str
+    count: int
+
+
+ServerEvent = Hello | CommentEvent | EditEvent | DeleteEvent | WatchersEvent | Pong
+CountsStreamEvent = CountsSnapshot | CountEvent
+
+# ---- WebSocket: client to server -------------------------------------------------------------
+
+
+class Ping(Base, tag_field="type", tag="ping"):
+    pass
+
+
+ClientMessage = Ping

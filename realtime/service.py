@@ -1,0 +1,252 @@
+"""Domain rules: who may do what, bounds from the settings, and what is published after a commit.
+
+Takes and returns Structs, raises `AppError`s; knows nothing of HTTP or WebSockets.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import logging
+import re
+import secrets
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+
+import msgspec
+
+from realtime.config import Settings
+from realtime.errors import Forbidden, Invalid, NotFound, Unauthorized
+from realtime.hub import Hub, Message
+from realtime.models import (
+    COUNTS_MAX,
+    PAGE_MAX,
+    SLUG_PATTERN,
+    Article,
+    ArticleIn,
+    Comment,
+    CommentCreated,
+    CommentEdit,
+    CommentEvent,
+    CommentIn,
+    CommentPage,
+    CountEvent,
+    DeleteEvent,
+    EditEvent,
+    WatchersEvent,
+)
+from realtime.store import NewComment, Posted, Removed, Store
+
+log = logging.getLogger("realtime.events")
+_encode = msgspec.json.Encoder().encode
+_slug_re = re.compile(SLUG_PATTERN)
+
+Clock = Callable[[], datetime]
+
+
+def article_topic(slug: str) -> str:
+    return f"article:{slug}"
+
+
+def count_topic(slug: str) -> str:
+    return f"count:{slug}"
+
+
+def timestamp(moment: datetime) -> str:
+    """ISO 8601 in UTC with milliseconds and a Z, as the API shows it."""
+    return (
+        moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+    )
+
+
+def is_slug(text: str) -> bool:
+    return _slug_re.fullmatch(text) is not None
+
+
+def hash_token(token: str) -> bytes:
+    return hashlib.sha256(token.encode()).digest()
+
+
+class CommentService:
+    def __init__(
+        self, settings: Settings, store: Store, hub: Hub, clock: Clock = lambda: datetime.now(UTC)
+    ) -> None:
+        self.settings = settings
+        self.store = store
+        self.hub = hub
+        self.clock = clock
+
+    # ---- articles ----------------------------------------------------------------------------
+
+    async def put_article(self, slug: str, data: ArticleIn) -> tuple[Article, bool]:
+        """Create or retitle an article; callers check admin rights first (`require_admin`)."""
+        if not is_slug(slug):
+            raise Invalid(
+                "slug must be 1-128 of a-z, 0-9 and '-', starting with a letter or digit", "slug"
+            )
+        title = data.title.strip()
+        if not title:
+            raise Invalid("must not be blank", "title")
+        article, created = await self.store.put_article(
+            slug, ArticleIn(title=title, url=data.url), timestamp(self.clock())
+        )
+        log.info("article %s slug=%s", "created" if created else "updated", slug)
+        return article, created
+
+    async def article(self, slug: str) -> Article:
+        found = await self.store.get_article(slug) if is_slug(slug) else None
+        if found is None:
+            raise NotFound(f"no article {slug!r}")
+        return found
+
+    async def articles(self) -> list[Article]:
+        return await self.store.list_articles()
+
+    async def counts(self, slugs: list[str]) -> dict[str, int]:
+        if len(slugs) > COUNTS_MAX:
+            raise Invalid(f"at most {COUNTS_MAX} articles per request", "articles")
+        bad = next((slug for slug in slugs if not is_slug(slug)), None)
+        if bad is not None:
+            raise Invalid(f"{bad[:40]!r} is not an article slug", "articles")
+        return await self.store.counts(slugs) if slugs else {}
+
+    # ---- comments: reading -------------------------------------------------------------------
+
+    async def page(self, slug: str, after: int, limit: int) -> CommentPage:
+        if not 1 <= limit <= PAGE_MAX:
+            raise Invalid(f"limit must be between 1 and {PAGE_MAX}", "limit")
+        if after < 0:
+            raise Invalid("after must be a comment id (0 or more)", "after")
+        article = await self.article(slug)
+        rows = await self.store.comments_after(slug, after, limit + 1)
+        more = len(rows) > limit
+        comments = rows[:limit]
+        return CommentPage(slug, article.count, comments, comments[-1].id if more else None)
+
+    async def comment(self, comment_id: int) -> Comment:
+        found = await self.store.get_comment(comment_id)
+        if found is None:
+            raise NotFound(f"no comment {comment_id}")
+        return found
+
+    # ---- comments: writing -------------------------------------------------------------------
+
+    async def post(self, slug: str, data: CommentIn) -> CommentCreated:
+        if not is_slug(slug):
+            raise NotFound(f"no article {slug!r}")
+        author = self._bounded(data.author, "author", self.settings.author_max_chars)
+        body = self._bounded(data.body, "body", self.settings.body_max_chars)
+        email = data.email.strip().lower() if data.email else None
+        if email is not None and len(email) > self.settings.email_max_chars:
+            raise Invalid(f"must be at most {self.settings.email_max_chars} characters", "email")
+        token = secrets.token_urlsafe(32)
+        new = NewComment(
+            article=slug,
+            parent=data.parent,
+            author=author,
+            email=email,
+            avatar=self.avatar(email or author.lower()),
+            body=body,
+            created=timestamp(self.clock()),
+            token_hash=hash_token(token),
+        )
+        posted = await self.store.add_comment(new, on_commit=self._publish_posted)
+        log.info(
+            "comment posted id=%d article=%s parent=%s chars=%d",
+            posted.comment.id,
+            slug,
+            data.parent,
+            len(body),
+        )
+        return CommentCreated(posted.comment, token)
+
+    async def edit(self, comment_id: int, data: CommentEdit, bearer: str | None) -> Comment:
+        await self._authorize(comment_id, bearer)
+        body = self._bounded(data.body, "body", self.settings.body_max_chars)
+        edited = await self.store.edit_comment(
+            comment_id, body, timestamp(self.clock()), on_commit=self._publish_edited
+        )
+        log.info("comment edited id=%d article=%s", comment_id, edited.article)
+        return edited
+
+    async def delete(self, comment_id: int, bearer: str | None) -> None:
+        await self._authorize(comment_id, bearer)
+        removed = await self.store.delete_comment(comment_id, on_commit=self._publish_removed)
+        log.info("comment deleted id=%d article=%s", comment_id, removed.article)
+
+    def avatar(self, identity: str) -> str:
+        """Keyed with a per-database secret so the digest cannot be reversed to the e-mail."""
+        return hmac.new(self.store.avatar_key, identity.encode(), hashlib.sha256).hexdigest()[:32]
+
+    def _bounded(self, text: str, field: str, limit: int) -> str:
+        stripped = text.strip()
+        if not stripped:
+            raise Invalid("must not be blank", field)
+        if len(stripped) > limit:
+            raise Invalid(f"must be at most {limit} characters", field)
+        return stripped
+
+    # ---- authorization -----------------------------------------------------------------------
+
+    def is_admin(self, bearer: str | None) -> bool:
+        expected = self.settings.admin_token
+        return (
+            bool(expected)
+            and bearer is not None
+            and hmac.compare_digest(bearer.encode(), expected.encode())
+        )
+
+    def require_admin(self, bearer: str | None) -> None:
+        if not self.settings.admin_token:
+            raise Forbidden("admin endpoints are disabled (no admin token configured)")
+        if bearer is None:
+            raise Unauthorized("an admin token is required")
+        if not self.is_admin(bearer):
+            raise Forbidden("not the admin token")
+
+    async def _authorize(self, comment_id: int, bearer: str | None) -> None:
+        if bearer is None:
+            raise Unauthorized("the comment's author token is required")
+        owner = await self.store.authorship(comment_id)
+        if owner is None:
+            raise NotFound(f"no comment {comment_id}")
+        if self.is_admin(bearer):
+            return
+        if not hmac.compare_digest(hash_token(bearer), owner.token_hash):
+            raise Forbidden("this token does not belong to that comment")
+        created = datetime.fromisoformat(owner.created)
+        if self.clock() > created + timedelta(seconds=self.settings.edit_window_seconds):
+            raise Forbidden("the edit window for this comment has closed")
+
+    # ---- publishing after commit (called by the writer, in commit order) ---------------------
+
+    def _publish_posted(self, posted: Posted) -> None:
+        slug = posted.comment.article
+        event = _encode(CommentEvent(comment=posted.comment, count=posted.count))
+        self.hub.publish(article_topic(slug), Message.of(event, posted.comment.id))
+        self._publish_count(slug, posted.count)
+
+    def _publish_edited(self, comment: Comment) -> None:
+        self.hub.publish(
+            article_topic(comment.article), Message.of(_encode(EditEvent(comment=comment)))
+        )
+
+    def _publish_removed(self, removed: Removed) -> None:
+        event = _encode(DeleteEvent(id=removed.id, count=removed.count))
+        self.hub.publish(article_topic(removed.article), Message.of(event))
+        self._publish_count(removed.article, removed.count)
+
+    def _publish_count(self, slug: str, count: int) -> None:
+        event = _encode(CountEvent(article=slug, count=count))
+        self.hub.publish(count_topic(slug), Message.of(event))
+
+    async def announce_watchers(self) -> None:
+        """Every interval, tell each article whose reader count changed (throttles to ~1/s)."""
+        while True:
+            await asyncio.sleep(self.settings.watchers_interval_seconds)
+            for topic in self.hub.take_changed():
+                if topic.startswith("article:"):
+                    count = self.hub.subscribers(topic)
+                    if count:
+                        self.hub.publish(topic, Message.of(_encode(WatchersEvent(count=count))))

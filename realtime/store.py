@@ -1,0 +1,337 @@
+"""The only door to SQLite: schema migrations, reads, and writes through the group-commit writer.
+
+Reads run on their own connections (WAL lets them proceed while the writer commits). Every write
+goes through `GroupCommitWriter`, so an article's published `count` changes in the same
+transaction as the comment it counts. Methods return Structs, never rows, and raise domain errors.
+"""
+
+from __future__ import annotations
+
+import itertools
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+import aiosqlite
+import msgspec
+
+from realtime.errors import Conflict, NotFound
+from realtime.group_commit import GroupCommitWriter, OnCommit
+from realtime.models import Article, ArticleIn, Comment
+
+BUSY_TIMEOUT_MS = 5000
+READERS = 2
+
+# Numbered migrations: MIGRATIONS[n] takes a database from user_version n to n + 1.
+MIGRATIONS: list[str] = [
+    """
+    CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) STRICT;
+    INSERT INTO meta VALUES ('avatar_key', lower(hex(randomblob(32))));
+    CREATE TABLE articles (
+        slug TEXT PRIMARY KEY,
+        title TEXT NOT NULL,
+        url TEXT,
+        created TEXT NOT NULL,
+        count INTEGER NOT NULL DEFAULT 0 CHECK (count >= 0)
+    ) STRICT;
+    CREATE TABLE comments (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        article TEXT NOT NULL REFERENCES articles(slug),
+        parent INTEGER REFERENCES comments(id),
+        author TEXT NOT NULL,
+        email TEXT,
+        avatar TEXT NOT NULL,
+        body TEXT NOT NULL,
+        created TEXT NOT NULL,
+        edited TEXT,
+        token_hash BLOB NOT NULL,
+        status TEXT NOT NULL DEFAULT 'published'
+            CHECK (status IN ('published', 'pending', 'deleted', 'rejected'))
+    ) STRICT;
+    CREATE INDEX comments_article_id ON comments(article, id);
+    """,
+]
+
+_COMMENT_COLUMNS = "id, article, parent, author, avatar, body, created, edited"
+_ARTICLE_COLUMNS = "slug, title, url, created, count"
+
+
+class NewComment(msgspec.Struct, frozen=True, kw_only=True):
+    """A comment the service has checked and is about to store (never sent to anyone)."""
+
+    article: str
+    parent: int | None
+    author: str
+    email: str | None
+    avatar: str
+    body: str
+    created: str
+    token_hash: bytes
+
+
+class Posted(msgspec.Struct, frozen=True):
+    comment: Comment
+    count: int
+
+
+class Removed(msgspec.Struct, frozen=True):
+    id: int
+    article: str
+    count: int
+
+
+class Authorship(msgspec.Struct, frozen=True):
+    """What the service needs to decide whether a token may edit or delete a comment."""
+
+    id: int
+    article: str
+    created: str
+    token_hash: bytes
+
+
+class Store:
+    def __init__(
+        self,
+        writer_conn: aiosqlite.Connection,
+        readers: list[aiosqlite.Connection],
+        group_commit_max: int,
+    ) -> None:
+        self._writer_conn = writer_conn
+        self._readers = readers
+        self._next_reader = itertools.cycle(readers)
+        self.writer = GroupCommitWriter(writer_conn, group_commit_max)
+        self.avatar_key = b""
+
+    @classmethod
+    async def open(cls, path: str | Path, *, group_commit_max: int = 256) -> Store:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        writer = await _connect(path)
+        try:
+            await migrate(writer)
+            readers = [await _connect(path) for _ in range(READERS)]
+        except BaseException:
+            await writer.close()
+            raise
+        store = cls(writer, readers, group_commit_max)
+        store.avatar_key = bytes.fromhex(await store._meta("avatar_key"))
+        store.writer.start()
+        return store
+
+    async def close(self) -> None:
+        await self.writer.stop()
+        for conn in [*self._readers, self._writer_conn]:
+            await conn.close()
+
+    # ---- reads -------------------------------------------------------------------------------
+
+    def _reader(self) -> aiosqlite.Connection:
+        return next(self._next_reader)
+
+    async def _one(self, sql: str, params: tuple[Any, ...] = ()) -> Any:
+        async with self._reader().execute(sql, params) as cursor:
+            return await cursor.fetchone()
+
+    async def _all(self, sql: str, params: tuple[Any, ...] = ()) -> list[Any]:
+        async with self._reader().execute(sql, params) as cursor:
+            return list(await cursor.fetchall())
+
+    async def _meta(self, key: str) -> str:
+        row = await self._one("SELECT value FROM meta WHERE key = ?", (key,))
+        return str(row[0])
+
+    async def ping(self) -> None:
+        await self._one("SELECT 1")
+
+    async def get_article(self, slug: str) -> Article | None:
+        row = await self._one(f"SELECT {_ARTICLE_COLUMNS} FROM articles WHERE slug = ?", (slug,))
+        return Article(*row) if row else None
+
+    async def list_articles(self) -> list[Article]:
+        rows = await self._all(
+            f"SELECT {_ARTICLE_COLUMNS} FROM articles ORDER BY created DESC, slug"
+        )
+        return [Article(*row) for row in rows]
+
+    async def counts(self, slugs: list[str]) -> dict[str, int]:
+        marks = ",".join("?" * len(slugs))
+        rows = await self._all(
+            f"SELECT slug, count FROM articles WHERE slug IN ({marks})", tuple(slugs)
+        )
+        found = dict(rows)
+        return {slug: found.get(slug, 0) for slug in slugs}
+
+    async def comments_after(self, slug: str, after: int, limit: int) -> list[Comment]:
+        rows = await self._all(
+            f"SELECT {_COMMENT_COLUMNS} FROM comments"
+            " WHERE article = ? AND id > ? AND status = 'published' ORDER BY id LIMIT ?",
+            (slug, after, limit),
+        )
+        return [Comment(*row) for row in rows]
+
+    async def last_comment_id(self, slug: str) -> int | None:
+        row = await self._one(
+            "SELECT max(id) FROM comments WHERE article = ? AND status = 'published'", (slug,)
+        )
+        return int(row[0]) if row and row[0] is not None else None
+
+    async def get_comment(self, comment_id: int) -> Comment | None:
+        row = await self._one(
+            f"SELECT {_COMMENT_COLUMNS} FROM comments WHERE id = ? AND status = 'published'",
+            (comment_id,),
+        )
+        return Comment(*row) if row else None
+
+    async def authorship(self, comment_id: int) -> Authorship | None:
+        row = await self._one(
+            "SELECT id, article, created, token_hash FROM comments"
+            " WHERE id = ? AND status = 'published'",
+            (comment_id,),
+        )
+        return Authorship(*row) if row else None
+
+    # ---- writes (group commit) ---------------------------------------------------------------
+
+    async def put_article(self, slug: str, data: ArticleIn, created: str) -> tuple[Article, bool]:
+        async def work(conn: aiosqlite.Connection) -> tuple[Article, bool]:
+            existed = await _scalar(conn, "SELECT 1 FROM articles WHERE slug = ?", (slug,))
+            cursor = await conn.execute(
+                "INSERT INTO articles (slug, title, url, created) VALUES (?, ?, ?, ?)"
+                " ON CONFLICT (slug) DO UPDATE SET title = excluded.title, url = excluded.url"
+                f" RETURNING {_ARTICLE_COLUMNS}",
+                (slug, data.title, data.url, created),
+            )
+            row = await cursor.fetchone()
+            await cursor.close()
+            assert row is not None  # an upsert always returns its row
+            return Article(*row), existed is None
+
+        return await self.writer.submit(work)
+
+    async def add_comment(
+        self, new: NewComment, on_commit: OnCommit[Posted] | None = None
+    ) -> Posted:
+        async def work(conn: aiosqlite.Connection) -> Posted:
+            if new.parent is not None:
+                await _check_parent(conn, new.parent, new.article)
+            count = await _scalar(
+                conn,
+                "UPDATE articles SET count = count + 1 WHERE slug = ? RETURNING count",
+                (new.article,),
+            )
+            if count is None:
+                raise NotFound(f"no article {new.article!r}")
+            comment_id = await _scalar(
+                conn,
+                "INSERT INTO comments (article, parent, author, email, avatar, body, created,"
+                " token_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+                (
+                    new.article,
+                    new.parent,
+                    new.author,
+                    new.email,
+                    new.avatar,
+                    new.body,
+                    new.created,
+                    new.token_hash,
+                ),
+            )
+            comment = Comment(
+                comment_id,
+                new.article,
+                new.parent,
+                new.author,
+                new.avatar,
+                new.body,
+                new.created,
+                None,
+            )
+            return Posted(comment, count)
+
+        return await self.writer.submit(work, on_commit)
+
+    async def edit_comment(
+        self, comment_id: int, body: str, edited: str, on_commit: OnCommit[Comment] | None = None
+    ) -> Comment:
+        async def work(conn: aiosqlite.Connection) -> Comment:
+            cursor = await conn.execute(
+                "UPDATE comments SET body = ?, edited = ? WHERE id = ? AND status = 'published'"
+                f" RETURNING {_COMMENT_COLUMNS}",
+                (body, edited, comment_id),
+            )
+            row = await cursor.fetchone()
+            await cursor.close()
+            if row is None:
+                raise NotFound(f"no comment {comment_id}")
+            return Comment(*row)
+
+        return await self.writer.submit(work, on_commit)
+
+    async def delete_comment(
+        self, comment_id: int, on_commit: OnCommit[Removed] | None = None
+    ) -> Removed:
+        """Soft delete: replies keep their parent id; the text and e-mail are scrubbed."""
+
+        async def work(conn: aiosqlite.Connection) -> Removed:
+            article = await _scalar(
+                conn,
+                "UPDATE comments SET status = 'deleted', body = '', email = NULL"
+                " WHERE id = ? AND status = 'published' RETURNING article",
+                (comment_id,),
+            )
+            if article is None:
+                raise NotFound(f"no comment {comment_id}")
+            count = await _scalar(
+                conn,
+                "UPDATE articles SET count = count - 1 WHERE slug = ? RETURNING count",
+                (article,),
+            )
+            return Removed(comment_id, article, int(count))
+
+        return await self.writer.submit(work, on_commit)
+
+
+async def _check_parent(conn: aiosqlite.Connection, parent: int, article: str) -> None:
+    cursor = await conn.execute(
+        "SELECT article FROM comments WHERE id = ? AND status = 'published'", (parent,)
+    )
+    row = await cursor.fetchone()
+    await cursor.close()
+    if row is None:
+        raise Conflict(f"parent comment {parent} does not exist", "parent")
+    if row[0] != article:
+        raise Conflict(f"parent comment {parent} belongs to another article", "parent")
+
+
+async def _scalar(conn: aiosqlite.Connection, sql: str, params: tuple[Any, ...]) -> Any:
+    cursor = await conn.execute(sql, params)
+    row = await cursor.fetchone()
+    await cursor.close()
+    return row[0] if row else None
+
+
+async def _connect(path: str | Path) -> aiosqlite.Connection:
+    conn = await aiosqlite.connect(str(path), isolation_level=None)
+    for pragma in (
+        "journal_mode = WAL",
+        "synchronous = FULL",
+        "foreign_keys = ON",
+        f"busy_timeout = {BUSY_TIMEOUT_MS}",
+    ):
+        await conn.execute(f"PRAGMA {pragma}")
+    return conn
+
+
+async def migrate(conn: aiosqlite.Connection, migrations: list[str] = MIGRATIONS) -> int:
+    """Bring the schema to the newest version; each step is one transaction."""
+    version = await _scalar(conn, "PRAGMA user_version", ())
+    for number in range(int(version), len(migrations)):
+        try:
+            await conn.executescript(
+                f"BEGIN IMMEDIATE; {migrations[number]}; PRAGMA user_version = {number + 1};"
+                " COMMIT;"
+            )
+        except sqlite3.Error:
+            if conn.in_transaction:
+                await conn.execute("ROLLBACK")
+            raise
+    return len(migrations)

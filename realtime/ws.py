@@ -1,0 +1,194 @@
+"""WebSocket endpoints: one article's live thread, and live counts for many articles.
+
+Each connection has two tasks: a sender that drains the reader's hub backlog onto the socket, and
+a receiver that answers pings and enforces the client-message rules. Only the sender writes
+(pongs go through the backlog too), so frames never interleave.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from typing import Any
+
+import msgspec
+from starlette import status
+from starlette.routing import WebSocketRoute
+from starlette.websockets import WebSocket, WebSocketDisconnect
+
+from realtime.hub import Message, Subscriber
+from realtime.models import (
+    COUNTS_MAX,
+    CommentEvent,
+    CountsSnapshot,
+    Hello,
+    Ping,
+    Pong,
+)
+from realtime.service import CommentService, article_topic, count_topic, is_slug
+
+log = logging.getLogger("realtime.ws")
+WS_4404_UNKNOWN_ARTICLE = 4404
+REPLAY_PAGE = 500
+CLOSE_TIMEOUT = 2.0
+
+_encode = msgspec.json.Encoder().encode
+_ping_decoder = msgspec.json.Decoder(Ping)
+_PONG = Message.of(_encode(Pong()))
+
+
+class ClientError(Exception):
+    """The client broke the protocol; close with this code."""
+
+    def __init__(self, code: int, reason: str) -> None:
+        super().__init__(reason)
+        self.code = code
+        self.reason = reason
+
+
+def origin_allowed(websocket: WebSocket) -> bool:
+    """No cross-site WebSocket hijacking: a browser's Origin must be ours or on the list."""
+    origin = websocket.headers.get("origin")
+    if origin is None:
+        return True  # not a browser; browsers always send Origin on WebSocket upgrades
+    host = websocket.headers.get("host", "")
+    if origin in (f"http://{host}", f"https://{host}"):
+        return True
+    allowed: list[str] = websocket.app.state.settings.allowed_origins
+    return origin in allowed or "*" in allowed
+
+
+async def article_stream(websocket: WebSocket) -> None:
+    svc: CommentService = websocket.app.state.service
+    if not origin_allowed(websocket):
+        await websocket.close(status.WS_1008_POLICY_VIOLATION)  # before accept: HTTP 403
+        return
+    await websocket.accept()
+    slug = websocket.path_params["slug"]
+    article = await svc.store.get_article(slug) if is_slug(slug) else None
+    if article is None:
+        await websocket.close(WS_4404_UNKNOWN_ARTICLE, "unknown article")
+        return
+    after = _after_param(websocket)
+    if after is None and "after" in websocket.query_params:
+        await websocket.close(status.WS_1008_POLICY_VIOLATION, "after must be a comment id")
+        return
+    topic = article_topic(slug)
+    async with svc.hub.subscribe([topic]) as subscriber:
+        # Subscribed first, then read: anything committed from here on is in the backlog, and
+        # anything the reads below already include is dropped from it by id.
+        last = await svc.store.last_comment_id(slug)
+        hello = Hello(
+            article=slug, count=article.count, last=last, watchers=svc.hub.subscribers(topic)
+        )
+        await websocket.send_text(_encode(hello).decode())
+        seen = await _replay(websocket, svc, slug, after) if after is not None else (last or 0)
+        await _serve(websocket, subscriber, seen)
+
+
+def _after_param(websocket: WebSocket) -> int | None:
+    raw = websocket.query_params.get("after")
+    if raw is None or not raw.isdigit() or len(raw) > 18:
+        return None
+    return int(raw)
+
+
+async def _replay(websocket: WebSocket, svc: CommentService, slug: str, after: int) -> int:
+    """Send every published comment with an id above `after`; return the last id sent."""
+    seen = after
+    while True:
+        page = await svc.store.comments_after(slug, seen, REPLAY_PAGE)
+        if not page:
+            return seen
+        article = await svc.store.get_article(slug)
+        count = article.count if article else 0
+        for comment in page:
+            await websocket.send_text(_encode(CommentEvent(comment=comment, count=count)).decode())
+        seen = page[-1].id
+
+
+async def counts_stream(websocket: WebSocket) -> None:
+    svc: CommentService = websocket.app.state.service
+    if not origin_allowed(websocket):
+        await websocket.close(status.WS_1008_POLICY_VIOLATION)
+        return
+    await websocket.accept()
+    raw = websocket.query_params.get("articles", "")
+    slugs = list(dict.fromkeys(part for part in raw.split(",") if part))
+    if len(slugs) > COUNTS_MAX or not all(is_slug(slug) for slug in slugs):
+        await websocket.close(status.WS_1008_POLICY_VIOLATION, "articles must be up to 200 slugs")
+        return
+    async with svc.hub.subscribe(count_topic(slug) for slug in slugs) as subscriber:
+        counts = await svc.store.counts(slugs) if slugs else {}
+        await websocket.send_text(_encode(CountsSnapshot(counts=counts)).decode())
+        await _serve(websocket, subscriber, 0)
+
+
+async def _serve(websocket: WebSocket, subscriber: Subscriber, seen: int) -> None:
+    """Run sender and receiver until the client leaves, breaks the rules, or falls behind."""
+    sender = asyncio.create_task(_send_loop(websocket, subscriber, seen))
+    receiver = asyncio.create_task(_receive_loop(websocket, subscriber))
+    overflow = asyncio.create_task(subscriber.overflowed.wait())
+    tasks = {sender, receiver, overflow}
+    try:
+        done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+    code, reason = _close_reason(done, overflow, receiver)
+    if code is not None:
+        # A stuck socket may never accept the close frame; the server drops it after the timeout.
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(websocket.close(code, reason), CLOSE_TIMEOUT)
+
+
+def _close_reason(
+    done: set[asyncio.Task[Any]], overflow: asyncio.Task[Any], receiver: asyncio.Task[None]
+) -> tuple[int | None, str]:
+    if overflow in done:
+        log.info("closing a slow reader: backlog over the bound")
+        return status.WS_1013_TRY_AGAIN_LATER, "reader too slow"
+    if receiver in done and not receiver.cancelled():
+        error = receiver.exception()
+        if isinstance(error, ClientError):
+            return error.code, error.reason
+    return None, ""
+
+
+async def _send_loop(websocket: WebSocket, subscriber: Subscriber, seen: int) -> None:
+    while True:
+        for message in await subscriber.drain():
+            if message.comment_id is not None:
+                if message.comment_id <= seen:
+                    continue  # already sent by the replay
+                seen = message.comment_id
+            await websocket.send_text(message.text)
+
+
+async def _receive_loop(websocket: WebSocket, subscriber: Subscriber) -> None:
+    limit: int = websocket.app.state.settings.ws_max_frame_bytes
+    while True:
+        try:
+            message = await websocket.receive()
+        except WebSocketDisconnect:
+            return
+        if message["type"] == "websocket.disconnect":
+            return
+        text = message.get("text")
+        if text is None:
+            raise ClientError(status.WS_1008_POLICY_VIOLATION, "send JSON text frames")
+        if len(text) > limit or len(text.encode()) > limit:
+            raise ClientError(status.WS_1009_MESSAGE_TOO_BIG, "frame too large")
+        try:
+            _ping_decoder.decode(text)
+        except msgspec.MsgspecError:
+            raise ClientError(status.WS_1008_POLICY_VIOLATION, "unknown message") from None
+        subscriber.offer(_PONG)
+
+
+routes = [
+    WebSocketRoute("/ws/articles/{slug}", article_stream),
+    WebSocketRoute("/ws/counts", counts_stream),
+]

@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# System packages the tests need: Debian's chromium (browser tests) and redis-server (Redis hub).
+# As root, install what is missing; otherwise say what to install and stop.
+set -euo pipefail
+missing=()
+[ -x /usr/lib/chromium/chromium ] || missing+=(chromium)
+command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
+[ ${#missing[@]} -eq 0 ] && exit 0
+if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "installing ${missing[*]}"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
+else
+    echo "the tests need these system packages: ${missing[*]}" >&2
+    echo "install them, for example: sudo apt-get install ${missing[*]}" >&2
+    exit 1
+fi
