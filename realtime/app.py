@@ -21,7 +21,7 @@ from starlette.staticfiles import StaticFiles
 from realtime import http, ws
 from realtime.config import Settings
 from realtime.errors import AppError, MethodNotAllowed, NotFound, from_validation
-from realtime.hub import Hub
+from realtime.hub import make_hub
 from realtime.models import ErrorBody, ErrorDetail
 from realtime.service import CommentService
 from realtime.store import Store
@@ -97,7 +97,8 @@ def create_app(settings: Settings) -> Starlette:
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         store = await Store.open(settings.db, group_commit_max=settings.group_commit_max)
-        hub = Hub(settings.reader_backlog_bytes)
+        hub = make_hub(settings.hub, settings.reader_backlog_bytes)
+        await hub.start()
         service = CommentService(settings, store, hub)
         app.state.service = service
         watchers = asyncio.create_task(service.announce_watchers(), name="watchers")

@@ -99,5 +99,17 @@ class Hub:
         changed, self._changed = self._changed, set()
         return changed
 
+    async def start(self) -> None:
+        """Nothing to connect in process; a networked hub connects here."""
+
     async def close(self) -> None:
         """Nothing to release in process; a networked hub disconnects here."""
+
+
+def make_hub(url: str, backlog_bytes: int) -> Hub:
+    """The backend named by the URL's scheme: `memory://` here, `redis://` in `redis_hub`."""
+    if url.startswith("memory://"):
+        return Hub(backlog_bytes)
+    from realtime.redis_hub import RedisHub  # imported only when configured
+
+    return RedisHub(url, backlog_bytes)

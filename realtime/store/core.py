@@ -1,4 +1,4 @@
-"""The only door to SQLite: schema migrations, reads, and writes through the group-commit writer.
+"""The Store: reads on their own connections, writes through the group-commit writer.
 
 Reads run on their own connections (WAL lets them proceed while the writer commits). Every write
 goes through `GroupCommitWriter`, so an article's published `count` changes in the same
@@ -8,7 +8,6 @@ transaction as the comment it counts. Methods return Structs, never rows, and ra
 from __future__ import annotations
 
 import itertools
-import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -16,41 +15,12 @@ import aiosqlite
 import msgspec
 
 from realtime.errors import Conflict, NotFound
-from realtime.group_commit import GroupCommitWriter, OnCommit
 from realtime.models import Article, ArticleIn, Comment
+from realtime.store.group_commit import GroupCommitWriter, OnCommit
+from realtime.store.schema import migrate
 
 BUSY_TIMEOUT_MS = 5000
 READERS = 2
-
-# Numbered migrations: MIGRATIONS[n] takes a database from user_version n to n + 1.
-MIGRATIONS: list[str] = [
-    """
-    CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) STRICT;
-    INSERT INTO meta VALUES ('avatar_key', lower(hex(randomblob(32))));
-    CREATE TABLE articles (
-        slug TEXT PRIMARY KEY,
-        title TEXT NOT NULL,
-        url TEXT,
-        created TEXT NOT NULL,
-        count INTEGER NOT NULL DEFAULT 0 CHECK (count >= 0)
-    ) STRICT;
-    CREATE TABLE comments (
-        id INTEGER PRIMARY KEY AUTOINCREMENT,
-        article TEXT NOT NULL REFERENCES articles(slug),
-        parent INTEGER REFERENCES comments(id),
-        author TEXT NOT NULL,
-        email TEXT,
-        avatar TEXT NOT NULL,
-        body TEXT NOT NULL,
-        created TEXT NOT NULL,
-        edited TEXT,
-        token_hash BLOB NOT NULL,
-        status TEXT NOT NULL DEFAULT 'published'
-            CHECK (status IN ('published', 'pending', 'deleted', 'rejected'))
-    ) STRICT;
-    CREATE INDEX comments_article_id ON comments(article, id);
-    """,
-]
 
 _COMMENT_COLUMNS = "id, article, parent, author, avatar, body, created, edited"
 _ARTICLE_COLUMNS = "slug, title, url, created, count"
@@ -319,19 +289,3 @@ async def _connect(path: str | Path) -> aiosqlite.Connection:
     ):
         await conn.execute(f"PRAGMA {pragma}")
     return conn
-
-
-async def migrate(conn: aiosqlite.Connection, migrations: list[str] = MIGRATIONS) -> int:
-    """Bring the schema to the newest version; each step is one transaction."""
-    version = await _scalar(conn, "PRAGMA user_version", ())
-    for number in range(int(version), len(migrations)):
-        try:
-            await conn.executescript(
-                f"BEGIN IMMEDIATE; {migrations[number]}; PRAGMA user_version = {number + 1};"
-                " COMMIT;"
-            )
-        except sqlite3.Error:
-            if conn.in_transaction:
-                await conn.execute("ROLLBACK")
-            raise
-    return len(migrations)

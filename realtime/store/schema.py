@@ -1,0 +1,60 @@
+"""The schema, as numbered migrations applied against `PRAGMA user_version`."""
+
+from __future__ import annotations
+
+import sqlite3
+from typing import Any
+
+import aiosqlite
+
+# Numbered migrations: MIGRATIONS[n] takes a database from user_version n to n + 1.
+MIGRATIONS: list[str] = [
+    """
+    CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) STRICT;
+    INSERT INTO meta VALUES ('avatar_key', lower(hex(randomblob(32))));
+    CREATE TABLE articles (
+        slug TEXT PRIMARY KEY,
+        title TEXT NOT NULL,
+        url TEXT,
+        created TEXT NOT NULL,
+        count INTEGER NOT NULL DEFAULT 0 CHECK (count >= 0)
+    ) STRICT;
+    CREATE TABLE comments (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        article TEXT NOT NULL REFERENCES articles(slug),
+        parent INTEGER REFERENCES comments(id),
+        author TEXT NOT NULL,
+        email TEXT,
+        avatar TEXT NOT NULL,
+        body TEXT NOT NULL,
+        created TEXT NOT NULL,
+        edited TEXT,
+        token_hash BLOB NOT NULL,
+        status TEXT NOT NULL DEFAULT 'published'
+            CHECK (status IN ('published', 'pending', 'deleted', 'rejected'))
+    ) STRICT;
+    CREATE INDEX comments_article_id ON comments(article, id);
+    """,
+]
+
+
+async def migrate(conn: aiosqlite.Connection, migrations: list[str] = MIGRATIONS) -> int:
+    """Bring the schema to the newest version; each step is one transaction."""
+    version = await _user_version(conn)
+    for number in range(int(version), len(migrations)):
+        try:
+            await conn.executescript(
+                f"BEGIN IMMEDIATE; {migrations[number]}; PRAGMA user_version = {number + 1};"
+                " COMMIT;"
+            )
+        except sqlite3.Error:
+            if conn.in_transaction:
+                await conn.execute("ROLLBACK")
+            raise
+    return len(migrations)
+
+
+async def _user_version(conn: aiosqlite.Connection) -> int:
+    async with conn.execute("PRAGMA user_version") as cursor:
+        row: Any = await cursor.fetchone()
+    return int(row[0])
