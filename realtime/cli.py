@@ -17,6 +17,7 @@ from realtime.demo import seed_demo
 from realtime.errors import AppError
 from realtime.hub import Hub
 from realtime.models import ArticleIn
+from realtime.server import uvicorn_config
 from realtime.service import CommentService
 from realtime.store import Store
 
@@ -82,17 +83,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def serve(settings: Settings) -> None:
-    uvicorn.run(
-        create_app(settings),
-        host=settings.host,
-        port=settings.port,
-        ws_max_size=settings.ws_max_frame_bytes,
-        # One deflate context per reader costs ~50 KiB and a compression per event per reader.
-        ws_per_message_deflate=False,
-        log_level=settings.log_level,
-        log_config=None,
-        proxy_headers=False,
-    )
+    uvicorn.Server(uvicorn_config(create_app(settings), settings)).run()
 
 
 async def _with_service(

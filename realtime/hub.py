@@ -1,10 +1,10 @@
 """In-process pub/sub keyed by topic (one topic per article thread, one per article count).
 
-Policy, plainly: `publish` never waits. Each event is encoded once by the publisher and the same
-`Message` goes to every subscriber of the topic. Every subscriber has a backlog bounded in bytes;
-a subscriber whose unsent backlog passes the bound is marked `overflowed`, stops receiving, and its
-owner closes it (WebSocket 1013). A slow reader therefore costs the others nothing: there is no
-backpressure from any subscriber onto the publisher.
+Policy, plainly: `publish` never waits. Each event is encoded and framed once by the publisher and
+the same bytes go to every subscriber of the topic. Every subscriber's unsent bytes are bounded; a
+subscriber that passes the bound is marked `overflowed`, takes nothing more, and its owner closes
+it (WebSocket 1013). A slow reader therefore costs the others nothing: there is no backpressure
+from any subscriber onto the publisher.
 """
 
 from __future__ import annotations
@@ -14,37 +14,71 @@ from collections import deque
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from typing import Protocol
+
+from websockets.frames import Frame, Opcode
+
+
+def text_frame(payload: bytes) -> bytes:
+    """A complete, unmasked WebSocket text frame: servers send the same bytes to every reader."""
+    return Frame(Opcode.TEXT, payload).serialize(mask=False, extensions=[])
 
 
 @dataclass(frozen=True, slots=True)
 class Message:
-    """One encoded event. `comment_id` is set on new-comment events so resume can de-duplicate."""
+    """One encoded event, with its WebSocket frame built once for every reader.
+
+    `comment_id` is set on new-comment events so that resume can drop what the replay sent.
+    """
 
     text: str
     size: int
-    comment_id: int | None = None
+    comment_id: int | None
+    frame: bytes
 
     @classmethod
-    def of(cls, frame: bytes, comment_id: int | None = None) -> Message:
-        return cls(frame.decode(), len(frame), comment_id)
+    def of(cls, payload: bytes, comment_id: int | None = None) -> Message:
+        return cls(payload.decode(), len(payload), comment_id, text_frame(payload))
+
+
+class Sink(Protocol):
+    """A socket that takes a frame without waiting (see `realtime.server.DirectSocket`)."""
+
+    def write(self, frame: bytes) -> None: ...
+
+    def unsent_bytes(self) -> int: ...
 
 
 class Subscriber:
-    """One reader's bounded backlog of messages not yet written to its socket."""
+    """One reader: a bounded backlog until `attach`, then straight writes to its socket.
+
+    While the reader is being greeted and replayed, events wait in the backlog. `attach` flushes
+    the backlog to the sink and from then on `offer` writes each event as it is published. In both
+    modes, comment events with an id at or below `seen` are dropped (the replay sent them), and
+    once the unsent bytes pass the bound the subscriber is `overflowed` and takes nothing more.
+    """
 
     def __init__(self, limit_bytes: int) -> None:
         self._limit = limit_bytes
         self._backlog: deque[Message] = deque()
         self._bytes = 0
         self._wakeup = asyncio.Event()
+        self._sink: Sink | None = None
+        self._seen = 0
         self.overflowed = asyncio.Event()
 
     @property
     def backlog_bytes(self) -> int:
-        return self._bytes
+        return self._bytes if self._sink is None else self._sink.unsent_bytes()
+
+    def resume_after(self, seen: int) -> None:
+        self._seen = seen
 
     def offer(self, message: Message) -> None:
         if self.overflowed.is_set():
+            return
+        if self._sink is not None:
+            self._write(self._sink, message)
             return
         self._backlog.append(message)
         self._bytes += message.size
@@ -52,15 +86,37 @@ class Subscriber:
             self.overflowed.set()
         self._wakeup.set()
 
+    def attach(self, sink: Sink) -> None:
+        backlog, self._backlog, self._bytes = self._backlog, deque(), 0
+        self._sink = sink
+        for message in backlog:
+            self._write(sink, message)
+
+    def _fresh(self, message: Message) -> bool:
+        if message.comment_id is None:
+            return True
+        if message.comment_id <= self._seen:
+            return False
+        self._seen = message.comment_id
+        return True
+
+    def _write(self, sink: Sink, message: Message) -> None:
+        if self._fresh(message):
+            sink.write(message.frame)
+            if sink.unsent_bytes() > self._limit:
+                self.overflowed.set()
+
     async def drain(self) -> list[Message]:
-        """Wait for at least one message, then take everything waiting."""
-        while not self._backlog:
-            self._wakeup.clear()
-            await self._wakeup.wait()
-        batch = list(self._backlog)
-        self._backlog.clear()
-        self._bytes = 0
-        return batch
+        """Without a sink: wait for at least one message, then take every fresh one waiting."""
+        while True:
+            while not self._backlog:
+                self._wakeup.clear()
+                await self._wakeup.wait()
+            batch = [message for message in self._backlog if self._fresh(message)]
+            self._backlog.clear()
+            self._bytes = 0
+            if batch:
+                return batch
 
 
 class Hub:

@@ -10,14 +10,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from typing import Any
+from typing import Any, Protocol
 
 import msgspec
 from starlette import status
 from starlette.routing import WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from realtime.hub import Message, Subscriber
+from realtime.hub import Message, Sink, Subscriber
 from realtime.models import (
     COUNTS_MAX,
     CommentEvent,
@@ -30,12 +30,18 @@ from realtime.service import CommentService, article_topic, count_topic, is_slug
 
 log = logging.getLogger("realtime.ws")
 WS_4404_UNKNOWN_ARTICLE = 4404
+# The ASGI extension through which `realtime.server` hands over a non-blocking socket.
+DIRECT_EXTENSION = "realtime.direct"
 REPLAY_PAGE = 500
 CLOSE_TIMEOUT = 2.0
 
 _encode = msgspec.json.Encoder().encode
 _ping_decoder = msgspec.json.Decoder(Ping)
 _PONG = Message.of(_encode(Pong()))
+
+
+class DirectClose(Sink, Protocol):
+    def close(self, code: int, reason: str) -> None: ...
 
 
 class ClientError(Exception):
@@ -126,44 +132,50 @@ async def counts_stream(websocket: WebSocket) -> None:
 
 
 async def _serve(websocket: WebSocket, subscriber: Subscriber, seen: int) -> None:
-    """Run sender and receiver until the client leaves, breaks the rules, or falls behind."""
-    sender = asyncio.create_task(_send_loop(websocket, subscriber, seen))
-    receiver = asyncio.create_task(_receive_loop(websocket, subscriber))
-    overflow = asyncio.create_task(subscriber.overflowed.wait())
-    tasks = {sender, receiver, overflow}
+    """Deliver live events until the client leaves, breaks the rules, or falls behind."""
+    subscriber.resume_after(seen)
+    direct: DirectClose | None = websocket.scope.get("extensions", {}).get(DIRECT_EXTENSION)
+    tasks = {
+        asyncio.create_task(_receive_loop(websocket, subscriber), name="receive"),
+        asyncio.create_task(subscriber.overflowed.wait(), name="overflow"),
+    }
+    if direct is not None:
+        subscriber.attach(direct)  # from now on the hub writes this reader's frames itself
+    else:
+        tasks.add(asyncio.create_task(_send_loop(websocket, subscriber), name="send"))
     try:
         done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
     finally:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
-    code, reason = _close_reason(done, overflow, receiver)
-    if code is not None:
-        # A stuck socket may never accept the close frame; the server drops it after the timeout.
-        with contextlib.suppress(Exception):
-            await asyncio.wait_for(websocket.close(code, reason), CLOSE_TIMEOUT)
+    code, reason = _close_reason(done)
+    if code is None:
+        return
+    if direct is not None:
+        direct.close(code, reason)  # queued behind the backlog, never waits
+        return
+    # A stuck socket may never take the close frame; the server drops it after the timeout.
+    with contextlib.suppress(Exception):
+        await asyncio.wait_for(websocket.close(code, reason), CLOSE_TIMEOUT)
 
 
-def _close_reason(
-    done: set[asyncio.Task[Any]], overflow: asyncio.Task[Any], receiver: asyncio.Task[None]
-) -> tuple[int | None, str]:
-    if overflow in done:
-        log.info("closing a slow reader: backlog over the bound")
-        return status.WS_1013_TRY_AGAIN_LATER, "reader too slow"
-    if receiver in done and not receiver.cancelled():
-        error = receiver.exception()
-        if isinstance(error, ClientError):
-            return error.code, error.reason
+def _close_reason(done: set[asyncio.Task[Any]]) -> tuple[int | None, str]:
+    for task in done:
+        if task.get_name() == "overflow":
+            log.info("closing a slow reader: unsent backlog over the bound")
+            return status.WS_1013_TRY_AGAIN_LATER, "reader too slow"
+        if task.get_name() == "receive" and not task.cancelled():
+            error = task.exception()
+            if isinstance(error, ClientError):
+                return error.code, error.reason
     return None, ""
 
 
-async def _send_loop(websocket: WebSocket, subscriber: Subscriber, seen: int) -> None:
+async def _send_loop(websocket: WebSocket, subscriber: Subscriber) -> None:
+    """The portable path, for ASGI servers without the direct extension."""
     while True:
         for message in await subscriber.drain():
-            if message.comment_id is not None:
-                if message.comment_id <= seen:
-                    continue  # already sent by the replay
-                seen = message.comment_id
             await websocket.send_text(message.text)
 
 

@@ -18,6 +18,7 @@ import uvicorn
 
 from realtime.app import create_app
 from realtime.config import Settings, load_settings
+from realtime.server import uvicorn_config
 
 ROOT = Path(__file__).resolve().parent.parent
 # Timeouts in tests are multiples of this unit; raise it on a slow machine.
@@ -41,16 +42,7 @@ class ThreadServer:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.app = create_app(settings)
-        config = uvicorn.Config(
-            self.app,
-            host="127.0.0.1",
-            port=0,
-            log_level="warning",
-            log_config=None,
-            ws_max_size=settings.ws_max_frame_bytes,
-            ws_per_message_deflate=False,
-            lifespan="on",
-        )
+        config = uvicorn_config(self.app, settings, host="127.0.0.1", port=0, log_level="warning")
         self.server = uvicorn.Server(config)
         self.server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
         self.thread = threading.Thread(target=self.server.run, daemon=True)

@@ -1,0 +1,78 @@
+"""uvicorn, set up for fan-out: one place that both `realtime serve` and the tests use.
+
+`DirectWebSocketProtocol` is uvicorn's sans-I/O websockets protocol plus one ASGI extension,
+`realtime.direct`: a `DirectSocket` that writes an already-framed message to the transport without
+awaiting, and tells how many bytes the transport still holds unsent. That is what
+`websockets.broadcast` does, and what the ASGI `send` cannot: each event is framed once and the
+same bytes go to every reader, no reader's slow socket delays the loop, and a reader that is too
+far behind still gets its 1013 close frame queued behind its backlog.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import uvicorn
+from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
+from websockets.http11 import Request
+
+from realtime.config import Settings
+from realtime.ws import DIRECT_EXTENSION
+
+
+class DirectSocket:
+    """Non-blocking writes to one WebSocket connection's transport."""
+
+    def __init__(self, protocol: DirectWebSocketProtocol) -> None:
+        self._protocol = protocol
+
+    @property
+    def open(self) -> bool:
+        protocol = self._protocol
+        return not (protocol.close_sent or protocol.disconnected or protocol.transport.is_closing())
+
+    def write(self, frame: bytes) -> None:
+        if self.open:
+            self._protocol.transport.write(frame)
+
+    def unsent_bytes(self) -> int:
+        size: int = self._protocol.transport.get_write_buffer_size()
+        return size
+
+    def close(self, code: int, reason: str) -> None:
+        """Queue a close frame behind whatever is unsent; drop the link if it never drains."""
+        protocol = self._protocol
+        if not self.open:
+            return
+        protocol.conn.send_close(code, reason)
+        protocol.transport.write(b"".join(protocol.conn.data_to_send()))
+        protocol.close_sent = True
+        protocol.close_timer = protocol.loop.call_later(
+            protocol.close_timeout, protocol.transport.close
+        )
+
+
+class DirectWebSocketProtocol(WebSocketsSansIOProtocol):
+    def handle_connect(self, event: Request) -> None:
+        super().handle_connect(event)
+        # The ASGI task starts on the next loop turn, so the scope can still be extended here.
+        scope: Any = getattr(self, "scope", None)
+        if scope is not None:
+            scope["extensions"][DIRECT_EXTENSION] = DirectSocket(self)
+
+
+def uvicorn_config(app: Any, settings: Settings, **overrides: Any) -> uvicorn.Config:
+    options: dict[str, Any] = {
+        "host": settings.host,
+        "port": settings.port,
+        "ws": DirectWebSocketProtocol,
+        "ws_max_size": settings.ws_max_frame_bytes,
+        # A deflate context per reader costs ~50 KiB and one compression per event per reader.
+        "ws_per_message_deflate": False,
+        "log_level": settings.log_level,
+        "log_config": None,
+        "proxy_headers": False,
+        "lifespan": "on",
+    }
+    options.update(overrides)
+    return uvicorn.Config(app, **options)
