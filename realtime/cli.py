@@ -43,6 +43,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     demo = commands.add_parser("demo", help="add the demo article and comments (once)")
     _shared(demo)
+
+    # Every argument goes to the load tester's own parser (`realtime loadtest --help`).
+    loadtest = commands.add_parser(
+        "loadtest", help="load-test a running server", add_help=False, prefix_chars="\0"
+    )
+    loadtest.add_argument("args", nargs="*")
     return parser
 
 
@@ -54,6 +60,10 @@ def _shared(sub: argparse.ArgumentParser) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.command == "loadtest":
+        from realtime.loadtest import main as loadtest  # needs no server settings
+
+        return loadtest(args.args)
     try:
         settings = load_settings(
             args.config,

@@ -1,0 +1,169 @@
+"""What the bench scripts share: a realtime server in a subprocess, its memory, the loadtest.
+
+Every server listens on 127.0.0.1 on a port the OS picks; nothing here talks to another host.
+The scripts print the command that produced each figure, so a figure can be reproduced.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import platform
+import resource
+import shlex
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from realtime.config import Settings
+from realtime.loadtest import Report, measure, parse
+from realtime.loadtest.run import Hook
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "bench" / "results"
+ADMIN = "bench-admin-token"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def raise_file_limit() -> None:
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+
+def server_env() -> dict[str, str]:
+    """The server's environment: admin token, and rate limits off where the setting exists."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("REALTIME_")}
+    env["REALTIME_ADMIN_TOKEN"] = ADMIN
+    env["REALTIME_LOG_LEVEL"] = "warning"
+    if "rate_limit" in Settings.__struct_fields__:
+        env["REALTIME_RATE_LIMIT"] = "off"
+    return env
+
+
+def wait_healthy(url: str, proc: subprocess.Popen[bytes], timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise SystemExit(f"server exited with status {proc.returncode}")
+        try:
+            if httpx.get(f"{url}/healthz", timeout=1, trust_env=False).status_code == 200:
+                return
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    raise SystemExit(f"{url} did not answer /healthz in {timeout} s")
+
+
+class Server:
+    """A server process on a free loopback port; `with Server.realtime() as s:` stops it after."""
+
+    def __init__(self, argv: list[str], url: str, ws_url: str, env: dict[str, str]) -> None:
+        self.argv, self.url, self.ws_url, self.env = argv, url, ws_url, env
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.log = tempfile.NamedTemporaryFile(prefix="bench-server-", suffix=".log", delete=False)
+
+    @classmethod
+    def realtime(cls, db_dir: str) -> Server:
+        port = free_port()
+        argv = [sys.executable, "-m", "realtime", "serve", "--port", str(port)]
+        argv += ["--db", str(Path(db_dir) / "bench.db")]
+        url = f"http://127.0.0.1:{port}"
+        return cls(argv, url, f"ws://127.0.0.1:{port}", server_env())
+
+    @classmethod
+    def baseline(cls) -> Server:
+        ws_port, http_port = free_port(), free_port()
+        script = str(ROOT / "bench" / "baseline_ws.py")
+        argv = [sys.executable, script, "--port", str(ws_port), "--http-port", str(http_port)]
+        return cls(argv, f"http://127.0.0.1:{http_port}", f"ws://127.0.0.1:{ws_port}", server_env())
+
+    @property
+    def pid(self) -> int:
+        assert self.proc is not None
+        return self.proc.pid
+
+    def __enter__(self) -> Server:
+        self.proc = subprocess.Popen(
+            self.argv,
+            env=self.env,
+            cwd=ROOT,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            preexec_fn=raise_file_limit,
+        )
+        wait_healthy(self.url, self.proc)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        assert self.proc is not None
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+    def rss_kib(self) -> int:
+        return rss_kib(self.pid)
+
+
+def rss_kib(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    raise RuntimeError(f"no VmRSS for {pid}")
+
+
+def loadtest_args(server: Server, *extra: str) -> list[str]:
+    return [
+        "--url", server.url, "--ws-url", server.ws_url, "--admin-token", ADMIN,
+        "--no-progress", *extra,
+    ]  # fmt: skip
+
+
+def run_loadtest(argv: Sequence[str], after_connect: Hook | None = None) -> Report:
+    """The same load tester as `realtime loadtest`, run in this process."""
+    print("  $ realtime loadtest " + shlex.join(argv).replace(ADMIN, "$TOKEN"), flush=True)
+    return asyncio.run(measure(parse(argv), after_connect))
+
+
+def machine() -> str:
+    cpu = platform.processor() or platform.machine()
+    return f"{os.cpu_count()} cores, {cpu}, Python {platform.python_version()}, {platform.system()}"
+
+
+def today() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def save(name: str, data: Any) -> Path:
+    """Keep the raw figures under bench/results/ (not committed)."""
+    import msgspec
+
+    RESULTS.mkdir(exist_ok=True)
+    path = RESULTS / f"{name}.json"
+    path.write_bytes(msgspec.json.format(msgspec.json.encode(data), indent=2))
+    return path
+
+
+def figures(report: Report) -> str:
+    d, lat = report.deliveries, report.deliveries.latency_ms
+    ok = "PASS" if report.passed else "FAIL: " + "; ".join(report.failures)
+    return (
+        f"deliveries {d.total:,}/{d.expected:,} in {d.seconds:.2f} s = {d.per_second:,.0f}/s; "
+        f"latency p50 {lat.p50:.1f} ms, p99 {lat.p99:.1f} ms, max {lat.max:.1f} ms; "
+        f"posts {report.posts.per_second:.1f}/s; {ok}"
+    )
