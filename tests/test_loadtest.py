@@ -168,6 +168,19 @@ def test_missing_article_without_admin_token(server: ThreadServer) -> None:
     assert "article nope-1 does not exist: pass --admin-token" in done.stderr
 
 
+def test_no_reader_connects(server: ThreadServer) -> None:
+    """WebSockets unreachable while HTTP works: one line, exit 3, nothing posted."""
+    ws_url = f"ws://127.0.0.1:{free_port()}"
+    done = run_cli(
+        "--url", server.url, "--ws-url", ws_url, "--readers", "5", "--admin-token", ADMIN
+    )
+    assert done.returncode == 3
+    assert done.stderr == (
+        f"realtime loadtest: error: no reader could connect to {ws_url}: connection refused\n"
+    )
+    assert article_count(server, "loadtest-1") == 0
+
+
 def test_wrong_admin_token(server: ThreadServer) -> None:
     """A refused admin token is one line with the server's reason."""
     done = run_cli("--url", server.url, "--readers", "5", "--admin-token", "wrong")

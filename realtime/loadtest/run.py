@@ -121,6 +121,9 @@ class ReaderProc:
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+        for future in (self.ready, self.result):
+            if future.done() and not future.cancelled():
+                future.exception()  # reported once by whoever awaited it; not again at exit
 
 
 class RunState:
@@ -236,6 +239,9 @@ async def connect_readers(state: RunState) -> None:
     most = math.ceil(options.readers / options.procs / options.connect_concurrency)
     timeout = options.connect_timeout * most + 30
     state.readies = await _gather([proc.ready for proc in state.procs], timeout, "connecting")
+    if not any(ready.connected for ready in state.readies):
+        reasons = sorted({reason for ready in state.readies for reason in ready.errors})
+        raise RunError(f"no reader could connect to {options.ws_url}: {', '.join(reasons)}")
 
 
 async def post(state: RunState, client: httpx.AsyncClient) -> None:
