@@ -47,6 +47,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     watchers_interval_seconds: Annotated[float, Meta(gt=0)] = 1.0
     page_limit_default: Annotated[int, Meta(ge=1, le=500)] = 100
     group_commit_max: Positive = 256
+    busy_timeout_ms: Annotated[int, Meta(ge=0)] = 5000
     log_level: Literal["critical", "error", "warning", "info", "debug"] = "info"
 
 

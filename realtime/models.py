@@ -7,7 +7,7 @@ per event and sent as the same bytes to every reader.
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 import msgspec
 from msgspec import Meta
@@ -163,8 +163,11 @@ CountsStreamEvent = CountsSnapshot | CountEvent
 # ---- WebSocket: client to server -------------------------------------------------------------
 
 
-class Ping(Base, tag_field="type", tag="ping"):
-    pass
+class Ping(Base):
+    """`{"type": "ping"}`. A required Literal, not a struct tag: msgspec lets a lone tagged struct
+    decode from `{}`, and a message without its type is malformed."""
+
+    type: Literal["ping"]
 
 
 ClientMessage = Ping

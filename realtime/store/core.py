@@ -19,7 +19,6 @@ from realtime.models import Article, ArticleIn, Comment
 from realtime.store.group_commit import GroupCommitWriter, OnCommit
 from realtime.store.schema import migrate
 
-BUSY_TIMEOUT_MS = 5000
 READERS = 2
 
 _COMMENT_COLUMNS = "id, article, parent, author, avatar, body, created, edited"
@@ -73,12 +72,14 @@ class Store:
         self.avatar_key = b""
 
     @classmethod
-    async def open(cls, path: str | Path, *, group_commit_max: int = 256) -> Store:
+    async def open(
+        cls, path: str | Path, *, group_commit_max: int = 256, busy_timeout_ms: int = 5000
+    ) -> Store:
         Path(path).parent.mkdir(parents=True, exist_ok=True)
-        writer = await _connect(path)
+        writer = await _connect(path, busy_timeout_ms)
         try:
             await migrate(writer)
-            readers = [await _connect(path) for _ in range(READERS)]
+            readers = [await _connect(path, busy_timeout_ms) for _ in range(READERS)]
         except BaseException:
             await writer.close()
             raise
@@ -279,13 +280,13 @@ async def _scalar(conn: aiosqlite.Connection, sql: str, params: tuple[Any, ...])
     return row[0] if row else None
 
 
-async def _connect(path: str | Path) -> aiosqlite.Connection:
+async def _connect(path: str | Path, busy_timeout_ms: int) -> aiosqlite.Connection:
     conn = await aiosqlite.connect(str(path), isolation_level=None)
     for pragma in (
         "journal_mode = WAL",
         "synchronous = FULL",
         "foreign_keys = ON",
-        f"busy_timeout = {BUSY_TIMEOUT_MS}",
+        f"busy_timeout = {int(busy_timeout_ms)}",
     ):
         await conn.execute(f"PRAGMA {pragma}")
     return conn

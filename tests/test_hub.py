@@ -1,0 +1,83 @@
+"""The in-process hub: fan-out of one encoded message, bounded backlogs, resume filtering."""
+
+from __future__ import annotations
+
+import asyncio
+
+from realtime.hub import Hub, Message
+
+
+class CollectingSink:
+    """A real in-memory sink: records frames and reports a chosen unsent size."""
+
+    def __init__(self, unsent: int = 0) -> None:
+        self.frames: list[bytes] = []
+        self.unsent = unsent
+
+    def write(self, frame: bytes) -> None:
+        self.frames.append(frame)
+
+    def unsent_bytes(self) -> int:
+        return self.unsent
+
+
+async def test_same_message_to_every_subscriber() -> None:
+    """Publishing hands the very same Message object to every subscriber of the topic."""
+    hub = Hub(1 << 20)
+    message = Message.of(b'{"type":"pong"}')
+    async with hub.subscribe(["t"]) as one, hub.subscribe(["t"]) as two:
+        assert hub.subscribers("t") == 2
+        hub.publish("t", message)
+        hub.publish("other", Message.of(b"{}"))
+        assert await one.drain() == [message]
+        assert (await two.drain())[0] is message
+    assert hub.subscribers("t") == 0
+
+
+async def test_overflow_marks_only_the_slow_subscriber() -> None:
+    """Past the byte bound a subscriber overflows and takes nothing more; others carry on."""
+    hub = Hub(100)
+    async with hub.subscribe(["t"]) as slow, hub.subscribe(["t"]) as fast:
+        for n in range(10):
+            hub.publish("t", Message.of(b'{"n":"' + b"x" * 20 + str(n).encode() + b'"}'))
+            await fast.drain()
+        assert slow.overflowed.is_set() and not fast.overflowed.is_set()
+
+
+async def test_resume_drops_ids_already_sent() -> None:
+    """Comment events at or below the resume point are dropped, others kept in order."""
+    hub = Hub(1 << 20)
+    async with hub.subscribe(["t"]) as subscriber:
+        for comment_id in (3, 4, 5):
+            hub.publish("t", Message.of(b'{"c":%d}' % comment_id, comment_id))
+        hub.publish("t", Message.of(b'{"type":"watchers","count":1}'))
+        subscriber.resume_after(4)
+        assert [m.comment_id for m in await subscriber.drain()] == [5, None]
+
+
+async def test_attached_sink_gets_backlog_then_live_frames() -> None:
+    """After attach, the backlog is flushed and each publish writes straight to the sink."""
+    hub = Hub(1000)
+    sink = CollectingSink()
+    async with hub.subscribe(["t"]) as subscriber:
+        hub.publish("t", Message.of(b'{"c":1}', 1))
+        subscriber.resume_after(0)
+        subscriber.attach(sink)
+        hub.publish("t", Message.of(b'{"c":2}', 2))
+        hub.publish("t", Message.of(b'{"c":2}', 2))  # a duplicate id is never written twice
+        assert [frame[2:] for frame in sink.frames] == [b'{"c":1}', b'{"c":2}']
+        sink.unsent = 5000
+        hub.publish("t", Message.of(b'{"c":3}', 3))
+        assert subscriber.overflowed.is_set()
+        hub.publish("t", Message.of(b'{"c":4}', 4))
+        assert len(sink.frames) == 3
+
+
+async def test_changed_topics_for_watchers() -> None:
+    """Joining and leaving mark a topic as changed, once per interval."""
+    hub = Hub(1000)
+    async with hub.subscribe(["a"]):
+        assert hub.take_changed() == {"a"}
+        assert hub.take_changed() == set()
+    assert hub.take_changed() == {"a"}
+    await asyncio.sleep(0)

@@ -1,0 +1,116 @@
+"""The store on a real SQLite file: migrations, group commit, counts, isolation of failures."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from realtime.errors import Conflict, NotFound, Unavailable
+from realtime.models import ArticleIn
+from realtime.store import MIGRATIONS, NewComment, Posted, Store
+
+
+def new_comment(slug: str, body: str = "text", parent: int | None = None) -> NewComment:
+    return NewComment(
+        article=slug,
+        parent=parent,
+        author="Kari",
+        email="kari@example.org",
+        avatar="ab",
+        body=body,
+        created="2026-11-26T00:00:00.000Z",
+        token_hash=b"\x00" * 32,
+    )
+
+
+@pytest.fixture
+async def store(tmp_path: Path) -> Store:
+    opened = await Store.open(tmp_path / "store.sqlite")
+    await opened.put_article("a", ArticleIn(title="A"), "2026-11-26T00:00:00.000Z")
+    yield opened  # type: ignore[misc]
+    await opened.close()
+
+
+async def test_migrates_an_empty_file(tmp_path: Path) -> None:
+    """A new file gets every migration, WAL and the index on (article, id)."""
+    path = tmp_path / "fresh.sqlite"
+    store = await Store.open(path)
+    await store.close()
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)
+        assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        indexes = [row[1] for row in conn.execute("PRAGMA index_list(comments)")]
+        assert "comments_article_id" in indexes
+    reopened = await Store.open(path)  # idempotent: nothing to apply the second time
+    await reopened.close()
+
+
+async def test_count_kept_with_the_insert(store: Store) -> None:
+    """Each insert and delete moves the article's count in the same transaction."""
+    first = await store.add_comment(new_comment("a"))
+    second = await store.add_comment(new_comment("a", parent=first.comment.id))
+    assert (first.count, second.count) == (1, 2)
+    assert second.comment.parent == first.comment.id
+    removed = await store.delete_comment(first.comment.id)
+    assert removed.count == 1
+    article = await store.get_article("a")
+    assert article is not None and article.count == 1
+    assert [c.id for c in await store.comments_after("a", 0, 10)] == [second.comment.id]
+
+
+async def test_group_commit_batches_concurrent_writes(store: Store) -> None:
+    """100 concurrent posts commit in far fewer transactions, ids in publish order."""
+    published: list[int] = []
+    before = store.writer.stats.transactions
+
+    def on_commit(posted: Posted) -> None:
+        published.append(posted.comment.id)
+
+    results = await asyncio.gather(
+        *(store.add_comment(new_comment("a", f"n{n}"), on_commit) for n in range(100))
+    )
+    assert store.writer.stats.transactions - before < 100
+    assert published == sorted(published) == sorted(r.comment.id for r in results)
+    assert sorted(r.count for r in results) == list(range(1, 101))
+
+
+async def test_one_failing_job_does_not_sink_its_group(store: Store) -> None:
+    """A bad parent fails alone; the other comments in the same group commit."""
+    other = await store.put_article("b", ArticleIn(title="B"), "2026-11-26T00:00:00.000Z")
+    assert other[1] is True
+    foreign = await store.add_comment(new_comment("b"))
+    outcomes = await asyncio.gather(
+        store.add_comment(new_comment("a", "ok 1")),
+        store.add_comment(new_comment("a", "bad", parent=foreign.comment.id)),
+        store.add_comment(new_comment("nope")),
+        store.add_comment(new_comment("a", "ok 2")),
+        return_exceptions=True,
+    )
+    assert isinstance(outcomes[1], Conflict) and isinstance(outcomes[2], NotFound)
+    assert [c.body for c in await store.comments_after("a", 0, 10)] == ["ok 1", "ok 2"]
+    article = await store.get_article("a")
+    assert article is not None and article.count == 2
+
+
+async def test_locked_database_is_unavailable_then_recovers(tmp_path: Path) -> None:
+    """While another connection holds the write lock past the busy timeout, writes get 503."""
+    path = tmp_path / "locked.sqlite"
+    store = await Store.open(path, busy_timeout_ms=50)
+    try:
+        await store.put_article("a", ArticleIn(title="A"), "2026-11-26T00:00:00.000Z")
+        blocker = sqlite3.connect(path, isolation_level=None)
+        blocker.execute("BEGIN IMMEDIATE")
+        try:
+            with pytest.raises(Unavailable):
+                await store.add_comment(new_comment("a"))
+        finally:
+            blocker.execute("ROLLBACK")
+            blocker.close()
+        posted = await store.add_comment(new_comment("a"))
+        assert posted.count == 1
+        assert [c.body for c in await store.comments_after("a", 0, 10)] == ["text"]
+    finally:
+        await store.close()
