@@ -26,6 +26,7 @@ UNIT = float(os.environ.get("REALTIME_TEST_UNIT", "1.0"))
 
 
 def make_settings(db: Path, **overrides: Any) -> Settings:
+    overrides.setdefault("log_level", "warning")
     return load_settings(environ={}, db=str(db), **overrides)
 
 
@@ -42,7 +43,7 @@ class ThreadServer:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.app = create_app(settings)
-        config = uvicorn_config(self.app, settings, host="127.0.0.1", port=0, log_level="warning")
+        config = uvicorn_config(self.app, settings, host="127.0.0.1", port=0)
         self.server = uvicorn.Server(config)
         self.server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
         self.thread = threading.Thread(target=self.server.run, daemon=True)
@@ -92,23 +93,23 @@ class ProcessServer:
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> ProcessServer:
-        log = self.log_path.open("ab")
-        self.proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "realtime",
-                "serve",
-                "--db",
-                str(self.db),
-                "--port",
-                str(self.port),
-            ],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            env=self.env,
-            cwd=ROOT,
-        )
+        with self.log_path.open("ab") as log:  # the child keeps its own descriptor
+            self.proc = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "realtime",
+                    "serve",
+                    "--db",
+                    str(self.db),
+                    "--port",
+                    str(self.port),
+                ],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env=self.env,
+                cwd=ROOT,
+            )
         deadline = time.monotonic() + 15 * UNIT
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:

@@ -8,6 +8,7 @@ transaction as the comment it counts. Methods return Structs, never rows, and ra
 from __future__ import annotations
 
 import itertools
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -280,7 +281,9 @@ async def _scalar(conn: aiosqlite.Connection, sql: str, params: tuple[Any, ...])
     return row[0] if row else None
 
 
-async def _connect(path: str | Path, busy_timeout_ms: int) -> aiosqlite.Connection:
+async def _connect(path: str | Path, busy_timeout_ms: int = 5000) -> aiosqlite.Connection:
+    # aiosqlite logs every statement with its parameters at DEBUG: e-mail addresses included.
+    logging.getLogger("aiosqlite").setLevel(logging.INFO)
     conn = await aiosqlite.connect(str(path), isolation_level=None)
     for pragma in (
         "journal_mode = WAL",
