@@ -11,6 +11,7 @@ import os
 import platform
 import resource
 import shlex
+import signal
 import socket
 import subprocess
 import sys
@@ -127,6 +128,30 @@ def rss_kib(pid: int) -> int:
     raise RuntimeError(f"no VmRSS for {pid}")
 
 
+def py_spy(pid: int, output: str) -> subprocess.Popen[bytes]:
+    """Sample `pid` with py-spy (from this venv) until SIGINT, as collapsed stacks per thread."""
+    exe = Path(sys.executable).parent / "py-spy"
+    command = [
+        str(exe),
+        "record",
+        "--pid",
+        str(pid),
+        "--format",
+        "raw",
+        "--rate",
+        "200",
+        "--threads",
+    ]
+    command += ["--output", output, "--nonblocking"]
+    print("  $ " + " ".join(command), flush=True)
+    return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def stop_py_spy(proc: subprocess.Popen[bytes]) -> None:
+    proc.send_signal(signal.SIGINT)  # py-spy writes its output on SIGINT
+    proc.wait(timeout=60)
+
+
 def loadtest_args(server: Server, *extra: str) -> list[str]:
     return [
         "--url", server.url, "--ws-url", server.ws_url, "--admin-token", ADMIN,
@@ -141,8 +166,13 @@ def run_loadtest(argv: Sequence[str], after_connect: Hook | None = None) -> Repo
 
 
 def machine() -> str:
+    """The machine and how busy it is: it is shared, so the load average goes with the figures."""
     cpu = platform.processor() or platform.machine()
-    return f"{os.cpu_count()} cores, {cpu}, Python {platform.python_version()}, {platform.system()}"
+    load = ", ".join(f"{n:.1f}" for n in os.getloadavg())
+    return (
+        f"{os.cpu_count()} cores, {cpu}, Python {platform.python_version()}, "
+        f"{platform.system()}; load average {load}"
+    )
 
 
 def today() -> str:

@@ -1,12 +1,12 @@
 """Fan-out against the limit: `realtime` versus the bare `websockets` baseline, same load tester.
 
 For each reader count (default 1,000 and 5,000, all on one article) and each server, two runs of
-200 comments: as fast as possible (deliveries/s) and at a steady rate (latency). The steady rate
-is `--steady-deliveries` / readers comments/s, clamped to 10-50/s (50/s at 1,000 readers, 10/s at
-5,000), so both sizes ask the same deliveries/s of the server. Prints each run and the ratios
-realtime / baseline. Targets (issue 4): deliveries/s >= 0.8x, p99 latency <= 1.25x.
+200 comments: as fast as possible (deliveries/s) and at a steady rate (latency; default 10/s, the
+low end of the issue's 10-50/s: at 5,000 readers that is already 50,000 deliveries/s, about what
+the reader processes can take on a 2-core machine that also runs the server). Prints each run
+and the ratios realtime / baseline. Targets (issue 4): deliveries/s >= 0.8x, p99 <= 1.25x.
 
-    python bench/compare_baseline.py [--readers 1000 5000] [--comments 200] [--procs 2]
+    python bench/compare_baseline.py [--readers 1000 5000] [--comments 200] [--steady-rate 10]
 """
 
 from __future__ import annotations
@@ -19,10 +19,6 @@ from typing import Any
 from _common import Server, figures, loadtest_args, machine, run_loadtest, save, today
 
 from realtime.loadtest import Report
-
-
-def steady_rate(readers: int, deliveries: float) -> float:
-    return max(10.0, min(50.0, deliveries / readers))
 
 
 def one_run(kind: str, readers: int, rate: float, args: argparse.Namespace) -> Report:
@@ -49,13 +45,13 @@ def main() -> int:
     parser.add_argument("--readers", type=int, nargs="+", default=[1000, 5000])
     parser.add_argument("--comments", type=int, default=200)
     parser.add_argument("--procs", type=int, default=2)
-    parser.add_argument("--steady-deliveries", type=float, default=50_000)
+    parser.add_argument("--steady-rate", type=float, default=10.0, help="comments/s")
     args = parser.parse_args()
     print(f"bench/compare_baseline.py on {machine()}, {today()}")
     rows: list[dict[str, Any]] = []
     failed = False
     for readers in args.readers:
-        for label, rate in (("max", 0.0), ("steady", steady_rate(readers, args.steady_deliveries))):
+        for label, rate in (("max", 0.0), ("steady", args.steady_rate)):
             print(f"{readers} readers, {args.comments} comments, rate {label} ({rate:g}/s):")
             base = one_run("baseline", readers, rate, args)
             mine = one_run("realtime", readers, rate, args)

@@ -12,13 +12,22 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import signal
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
-from _common import Server, figures, loadtest_args, machine, run_loadtest, save, today
+from _common import (
+    Server,
+    figures,
+    loadtest_args,
+    machine,
+    py_spy,
+    run_loadtest,
+    save,
+    stop_py_spy,
+    today,
+)
 from profile_summary import summarize
 
 
@@ -48,8 +57,7 @@ def main() -> int:
 
         report = run_loadtest(argv, after_connect=start_profiler)
         for proc in profiler:
-            proc.send_signal(signal.SIGINT)  # py-spy writes its output on SIGINT
-            proc.wait(timeout=60)
+            stop_py_spy(proc)
     print(f"  {figures(report)}")
     lat = report.deliveries.latency_ms
     print(f"  deliveries/s: {report.deliveries.per_second:,.0f}")
@@ -58,24 +66,6 @@ def main() -> int:
     if args.profile:
         print(summarize(Path(args.profile)))
     return 0 if report.passed else 1
-
-
-def py_spy(pid: int, output: str) -> subprocess.Popen[bytes]:
-    exe = Path(sys.executable).parent / "py-spy"
-    command = [
-        str(exe),
-        "record",
-        "--pid",
-        str(pid),
-        "--format",
-        "raw",
-        "--rate",
-        "200",
-        "--threads",
-    ]
-    command += ["--output", output, "--nonblocking"]
-    print("  $ " + " ".join(command), flush=True)
-    return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
 if __name__ == "__main__":
