@@ -47,12 +47,18 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     watchers_interval_seconds: Annotated[float, Meta(gt=0)] = 1.0
     page_limit_default: Annotated[int, Meta(ge=1, le=500)] = 100
     group_commit_max: Positive = 256
+    comments_per_minute: Annotated[float, Meta(gt=0)] = 5.0
+    comment_burst: Positive = 3
+    max_links: Annotated[int, Meta(ge=0)] = 2
+    max_readers: Positive = 20_000
+    max_readers_per_client: Positive = 50
+    frame_ancestors: list[str] = msgspec.field(default_factory=list)
     busy_timeout_ms: Annotated[int, Meta(ge=0)] = 5000
     log_level: Literal["critical", "error", "warning", "info", "debug"] = "info"
 
 
 _FIELDS = set(Settings.__struct_fields__)
-_LIST_FIELDS = {"allowed_origins"}
+_LIST_FIELDS = {"allowed_origins", "frame_ancestors"}
 
 
 def load_settings(

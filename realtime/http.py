@@ -10,7 +10,16 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from realtime.errors import BadRequest, Invalid, PayloadTooLarge, UnsupportedMedia, from_validation
-from realtime.models import ArticleIn, ArticleList, CommentEdit, CommentIn, Counts, Health
+from realtime.models import (
+    ArticleIn,
+    ArticleList,
+    CommentEdit,
+    CommentIn,
+    Counts,
+    Health,
+    PendingList,
+)
+from realtime.moderation import Moderation
 from realtime.service import CommentService
 
 T = TypeVar("T")
@@ -67,6 +76,7 @@ def int_param(request: Request, name: str, default: int) -> int:
 
 
 def path_id(request: Request) -> int:
+    """The `{id}` path parameter as a positive integer."""
     raw = request.path_params["id"]
     if not raw.isdigit():
         raise Invalid("comment id must be a positive integer", "id")
@@ -106,9 +116,10 @@ async def list_comments(request: Request) -> Response:
 
 async def post_comment(request: Request) -> Response:
     data = await read_json(request, CommentIn)
-    created = await service(request).post(request.path_params["slug"], data)
-    location = f"/api/comments/{created.comment.id}"
-    return json_response(created, 201, {"Location": location})
+    address = request.client.host if request.client else "unknown"
+    created = await service(request).post(request.path_params["slug"], data, address)
+    kind = "comments" if created.status == "published" else "admin/pending"
+    return json_response(created, 201, {"Location": f"/api/{kind}/{created.comment.id}"})
 
 
 async def get_comment(request: Request) -> Response:
@@ -132,6 +143,36 @@ async def counts(request: Request) -> Response:
     return json_response(Counts(await service(request).counts(slugs)))
 
 
+# ---- moderation (admin token) ----------------------------------------------------------------
+
+
+def moderation(request: Request) -> Moderation:
+    """The moderation service, once the admin token is checked."""
+    svc = service(request)
+    svc.require_admin(bearer(request))
+    return svc.moderation
+
+
+async def list_pending(request: Request) -> Response:
+    slug = request.query_params.get("article")
+    return json_response(PendingList(await moderation(request).pending(slug)))
+
+
+async def approve_pending(request: Request) -> Response:
+    return json_response(await moderation(request).approve(path_id(request)))
+
+
+async def reject_pending(request: Request) -> Response:
+    await moderation(request).reject(path_id(request))
+    return Response(status_code=204)
+
+
+async def close_article(request: Request) -> Response:
+    closed = request.url.path.endswith("/close")
+    slug = request.path_params["slug"]
+    return json_response(await moderation(request).set_closed(slug, closed))
+
+
 routes = [
     Route("/healthz", healthz),
     Route("/api/articles", list_articles),
@@ -143,4 +184,9 @@ routes = [
     Route("/api/comments/{id}", patch_comment, methods=["PATCH"]),
     Route("/api/comments/{id}", delete_comment, methods=["DELETE"]),
     Route("/api/counts", counts),
+    Route("/api/admin/pending", list_pending, methods=["GET"]),
+    Route("/api/admin/pending/{id}/approve", approve_pending, methods=["POST"]),
+    Route("/api/admin/pending/{id}/reject", reject_pending, methods=["POST"]),
+    Route("/api/admin/articles/{slug}/close", close_article, methods=["POST"]),
+    Route("/api/admin/articles/{slug}/reopen", close_article, methods=["POST"]),
 ]

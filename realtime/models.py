@@ -47,6 +47,8 @@ class CommentIn(Base):
     body: Annotated[str, Meta(min_length=1, max_length=BODY_MAX, pattern=NO_NUL)]
     email: Annotated[str, Meta(max_length=EMAIL_MAX, pattern=EMAIL_PATTERN)] | None = None
     parent: CommentId | None = None
+    # Honeypot: a field people never see and bots fill in; a comment with it is held.
+    website: Annotated[str, Meta(max_length=URL_MAX)] | None = None
 
 
 class CommentEdit(Base):
@@ -62,6 +64,7 @@ class Article(msgspec.Struct):
     url: str | None
     created: str
     count: int
+    closed: bool = False  # closed to new comments (an addition to API.md)
 
 
 class Comment(msgspec.Struct):
@@ -84,6 +87,26 @@ class ArticleList(msgspec.Struct):
 class CommentCreated(msgspec.Struct):
     comment: Comment
     token: str
+    # "pending": held for moderation; `comment.id` is then the id in the moderation queue, and
+    # the comment gets its public id when it is approved (an addition to API.md).
+    status: Literal["published", "pending"] = "published"
+
+
+class PendingComment(msgspec.Struct):
+    """A held comment as moderators see it (still without the e-mail)."""
+
+    id: int
+    article: str
+    parent: int | None
+    author: str
+    avatar: str
+    body: str
+    created: str
+    reason: str
+
+
+class PendingList(msgspec.Struct):
+    pending: list[PendingComment]
 
 
 class CommentPage(msgspec.Struct):
@@ -124,6 +147,7 @@ class Hello(Event, frozen=True, tag="hello"):
     count: int
     last: int | None
     watchers: int
+    closed: bool = False
 
 
 class CommentEvent(Event, frozen=True, tag="comment"):
@@ -148,6 +172,32 @@ class Pong(Event, frozen=True, tag="pong"):
     pass
 
 
+class ClosedEvent(Event, frozen=True, tag="closed"):
+    """The article was closed to new comments, or opened again."""
+
+    article: str
+    closed: bool
+
+
+class PendingEvent(Event, frozen=True, tag="pending"):
+    """To moderators: a comment was held."""
+
+    comment: PendingComment
+
+
+class QueueSnapshot(Event, frozen=True, tag="queue"):
+    """To moderators, first: every held comment."""
+
+    pending: list[PendingComment]
+
+
+class ResolvedEvent(Event, frozen=True, tag="resolved"):
+    """To moderators: a held comment was approved or rejected."""
+
+    id: int
+    outcome: Literal["approved", "rejected"]
+
+
 class CountsSnapshot(Event, frozen=True, tag="counts"):
     counts: dict[str, int]
 
@@ -157,7 +207,7 @@ class CountEvent(Event, frozen=True, tag="count"):
     count: int
 
 
-ServerEvent = Hello | CommentEvent | EditEvent | DeleteEvent | WatchersEvent | Pong
+ServerEvent = Hello | CommentEvent | EditEvent | DeleteEvent | WatchersEvent | Pong | ClosedEvent
 CountsStreamEvent = CountsSnapshot | CountEvent
 
 # ---- WebSocket: client to server -------------------------------------------------------------
@@ -168,6 +218,13 @@ class Ping(Base):
     decode from `{}`, and a message without its type is malformed."""
 
     type: Literal["ping"]
+
+
+class Auth(Base):
+    """`{"type": "auth", "token": "…"}`: a moderator's first message on /ws/admin."""
+
+    type: Literal["auth"]
+    token: Annotated[str, Meta(max_length=512)]
 
 
 ClientMessage = Ping

@@ -13,12 +13,14 @@ import re
 import secrets
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from typing import Literal
 
 import msgspec
 
 from realtime.config import Settings
 from realtime.errors import Forbidden, Invalid, NotFound, Unauthorized
 from realtime.hub import Hub, Message
+from realtime.limits import RepeatGuard, SocketCounter, TokenBucket
 from realtime.models import (
     COUNTS_MAX,
     PAGE_MAX,
@@ -36,6 +38,7 @@ from realtime.models import (
     EditEvent,
     WatchersEvent,
 )
+from realtime.moderation import Moderation
 from realtime.store import NewComment, Posted, Removed, Store
 
 log = logging.getLogger("realtime.events")
@@ -76,6 +79,11 @@ class CommentService:
         self.store = store
         self.hub = hub
         self.clock = clock
+        self.bucket = TokenBucket(settings.comments_per_minute, settings.comment_burst)
+        self.repeats = RepeatGuard()
+        per_client = settings.max_readers_per_client if settings.rate_limit == "on" else None
+        self.sockets = SocketCounter(settings.max_readers, per_client)
+        self.moderation = Moderation(settings, store, hub, self._publish_posted)
 
     # ---- articles ----------------------------------------------------------------------------
 
@@ -132,16 +140,46 @@ class CommentService:
 
     # ---- comments: writing -------------------------------------------------------------------
 
-    async def post(self, slug: str, data: CommentIn) -> CommentCreated:
+    async def post(self, slug: str, data: CommentIn, client: str | None = None) -> CommentCreated:
+        """Publish it or hold it for moderation; a `client` address is subject to the limits."""
         if not is_slug(slug):
             raise NotFound(f"no article {slug!r}")
+        new = self._new_comment(slug, data)
+        if client is not None and self.settings.rate_limit == "on":
+            self.repeats.check(client, new.body)
+            self.bucket.take(client)
+        token = secrets.token_urlsafe(32)
+        new = msgspec.structs.replace(new, token_hash=hash_token(token))
+        reason = await self.moderation.hold_reason(new, data.website)
+        status: Literal["published", "pending"]
+        if reason is None:
+            posted = await self.store.add_comment(new, on_commit=self._publish_posted)
+            comment, status = posted.comment, "published"
+        else:
+            held = await self.moderation.hold(new, reason)
+            comment = Comment(
+                held.id, slug, held.parent, held.author, held.avatar, held.body, held.created, None
+            )
+            status = "pending"
+        if client is not None:
+            self.repeats.remember(client, new.body)
+        log.info(
+            "comment %s id=%d article=%s parent=%s chars=%d",
+            status,
+            comment.id,
+            slug,
+            data.parent,
+            len(new.body),
+        )
+        return CommentCreated(comment, token, status)
+
+    def _new_comment(self, slug: str, data: CommentIn) -> NewComment:
         author = self._bounded(data.author, "author", self.settings.author_max_chars)
         body = self._bounded(data.body, "body", self.settings.body_max_chars)
         email = data.email.strip().lower() if data.email else None
         if email is not None and len(email) > self.settings.email_max_chars:
             raise Invalid(f"must be at most {self.settings.email_max_chars} characters", "email")
-        token = secrets.token_urlsafe(32)
-        new = NewComment(
+        return NewComment(
             article=slug,
             parent=data.parent,
             author=author,
@@ -149,17 +187,8 @@ class CommentService:
             avatar=self.avatar(email or author.lower()),
             body=body,
             created=timestamp(self.clock()),
-            token_hash=hash_token(token),
+            token_hash=b"",
         )
-        posted = await self.store.add_comment(new, on_commit=self._publish_posted)
-        log.info(
-            "comment posted id=%d article=%s parent=%s chars=%d",
-            posted.comment.id,
-            slug,
-            data.parent,
-            len(body),
-        )
-        return CommentCreated(posted.comment, token)
 
     async def edit(self, comment_id: int, data: CommentEdit, bearer: str | None) -> Comment:
         await self._authorize(comment_id, bearer)

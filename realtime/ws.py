@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import AsyncIterator
 from typing import Any, Protocol
 
 import msgspec
@@ -20,16 +21,21 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 from realtime.hub import Message, Sink, Subscriber
 from realtime.models import (
     COUNTS_MAX,
+    Auth,
     CommentEvent,
     CountsSnapshot,
     Hello,
     Ping,
     Pong,
+    QueueSnapshot,
 )
+from realtime.moderation import ADMIN_TOPIC
 from realtime.service import CommentService, article_topic, count_topic, is_slug
 
 log = logging.getLogger("realtime.ws")
 WS_4404_UNKNOWN_ARTICLE = 4404
+WS_4403_FORBIDDEN = 4403
+AUTH_TIMEOUT = 10.0
 # The ASGI extension through which `realtime.server` hands over a non-blocking socket.
 DIRECT_EXTENSION = "realtime.direct"
 REPLAY_PAGE = 500
@@ -37,6 +43,7 @@ CLOSE_TIMEOUT = 2.0
 
 _encode = msgspec.json.Encoder().encode
 _ping_decoder = msgspec.json.Decoder(Ping)
+_auth_decoder = msgspec.json.Decoder(Auth)
 _PONG = Message.of(_encode(Pong()))
 
 
@@ -65,12 +72,33 @@ def origin_allowed(websocket: WebSocket) -> bool:
     return origin in allowed or "*" in allowed
 
 
-async def article_stream(websocket: WebSocket) -> None:
+@contextlib.asynccontextmanager
+async def _admitted(websocket: WebSocket) -> AsyncIterator[CommentService | None]:
+    """Origin check, accept, and the open-socket limits; yields None when the reader is refused."""
     svc: CommentService = websocket.app.state.service
     if not origin_allowed(websocket):
         await websocket.close(status.WS_1008_POLICY_VIOLATION)  # before accept: HTTP 403
+        yield None
         return
     await websocket.accept()
+    client = websocket.client.host if websocket.client else "unknown"
+    if not svc.sockets.try_open(client):
+        await websocket.close(status.WS_1013_TRY_AGAIN_LATER, "too many connections")
+        yield None
+        return
+    try:
+        yield svc
+    finally:
+        svc.sockets.close(client)
+
+
+async def article_stream(websocket: WebSocket) -> None:
+    async with _admitted(websocket) as svc:
+        if svc is not None:
+            await _article(websocket, svc)
+
+
+async def _article(websocket: WebSocket, svc: CommentService) -> None:
     slug = websocket.path_params["slug"]
     article = await svc.store.get_article(slug) if is_slug(slug) else None
     if article is None:
@@ -86,7 +114,11 @@ async def article_stream(websocket: WebSocket) -> None:
         # anything the reads below already include is dropped from it by id.
         last = await svc.store.last_comment_id(slug)
         hello = Hello(
-            article=slug, count=article.count, last=last, watchers=svc.hub.subscribers(topic)
+            article=slug,
+            count=article.count,
+            last=last,
+            watchers=svc.hub.subscribers(topic),
+            closed=article.closed,
         )
         await websocket.send_text(_encode(hello).decode())
         seen = await _replay(websocket, svc, slug, after) if after is not None else (last or 0)
@@ -115,20 +147,44 @@ async def _replay(websocket: WebSocket, svc: CommentService, slug: str, after: i
 
 
 async def counts_stream(websocket: WebSocket) -> None:
-    svc: CommentService = websocket.app.state.service
-    if not origin_allowed(websocket):
-        await websocket.close(status.WS_1008_POLICY_VIOLATION)
-        return
-    await websocket.accept()
-    raw = websocket.query_params.get("articles", "")
-    slugs = list(dict.fromkeys(part for part in raw.split(",") if part))
-    if len(slugs) > COUNTS_MAX or not all(is_slug(slug) for slug in slugs):
-        await websocket.close(status.WS_1008_POLICY_VIOLATION, "articles must be up to 200 slugs")
-        return
-    async with svc.hub.subscribe(count_topic(slug) for slug in slugs) as subscriber:
-        counts = await svc.store.counts(slugs) if slugs else {}
-        await websocket.send_text(_encode(CountsSnapshot(counts=counts)).decode())
-        await _serve(websocket, subscriber, 0)
+    async with _admitted(websocket) as svc:
+        if svc is None:
+            return
+        raw = websocket.query_params.get("articles", "")
+        slugs = list(dict.fromkeys(part for part in raw.split(",") if part))
+        if len(slugs) > COUNTS_MAX or not all(is_slug(slug) for slug in slugs):
+            reason = "articles must be up to 200 slugs"
+            await websocket.close(status.WS_1008_POLICY_VIOLATION, reason)
+            return
+        async with svc.hub.subscribe(count_topic(slug) for slug in slugs) as subscriber:
+            counts = await svc.store.counts(slugs) if slugs else {}
+            await websocket.send_text(_encode(CountsSnapshot(counts=counts)).decode())
+            await _serve(websocket, subscriber, 0)
+
+
+async def admin_stream(websocket: WebSocket) -> None:
+    """Moderators: `{"type":"auth","token":…}` first, then the queue and its changes, live."""
+    async with _admitted(websocket) as svc:
+        if svc is None:
+            return
+        try:
+            first = await asyncio.wait_for(websocket.receive_text(), AUTH_TIMEOUT)
+            token = _auth_decoder.decode(first).token
+        except (TimeoutError, msgspec.MsgspecError, KeyError, WebSocketDisconnect):
+            await _close_quietly(websocket, status.WS_1008_POLICY_VIOLATION, "auth first")
+            return
+        if not svc.is_admin(token):
+            await websocket.close(WS_4403_FORBIDDEN, "not the admin token")
+            return
+        async with svc.hub.subscribe([ADMIN_TOPIC]) as subscriber:
+            queue = await svc.moderation.pending(None)
+            await websocket.send_text(_encode(QueueSnapshot(pending=queue)).decode())
+            await _serve(websocket, subscriber, 0)
+
+
+async def _close_quietly(websocket: WebSocket, code: int, reason: str) -> None:
+    with contextlib.suppress(Exception):
+        await websocket.close(code, reason)
 
 
 async def _serve(websocket: WebSocket, subscriber: Subscriber, seen: int) -> None:
@@ -203,4 +259,5 @@ async def _receive_loop(websocket: WebSocket, subscriber: Subscriber) -> None:
 routes = [
     WebSocketRoute("/ws/articles/{slug}", article_stream),
     WebSocketRoute("/ws/counts", counts_stream),
+    WebSocketRoute("/ws/admin", admin_stream),
 ]

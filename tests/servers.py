@@ -88,7 +88,7 @@ class ProcessServer:
     ) -> None:
         self.db = db
         self.port = port or free_port()
-        self.env = {**os.environ, **(env or {})}
+        self.env = {**os.environ, "REALTIME_RATE_LIMIT": "off", **(env or {})}
         self.log_path = log or db.with_suffix(".log")
         self.proc: subprocess.Popen[bytes] | None = None
 

@@ -79,7 +79,7 @@ async def test_email_never_leaves(start_server: Any, caplog: pytest.LogCaptureFi
             seen += [str(event) for event in client.events]
             await client.close()
     assert len(reader.events) >= 5
-    assert any("comment posted" in record.getMessage() for record in caplog.records)
+    assert any("comment published" in record.getMessage() for record in caplog.records)
     assert not [text for text in seen if leaks(text)]
     assert not [record.getMessage() for record in caplog.records if leaks(record.getMessage())]
     assert not leaks(caplog.text)

@@ -29,6 +29,7 @@ async def test_hello_first(server: ThreadServer, client: httpx.AsyncClient, arti
         "count": 1,
         "last": posted["id"],
         "watchers": 1,
+        "closed": False,
     }
     await reader.close()
 

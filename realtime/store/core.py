@@ -15,15 +15,16 @@ from typing import Any
 import aiosqlite
 import msgspec
 
-from realtime.errors import Conflict, NotFound
-from realtime.models import Article, ArticleIn, Comment
+from realtime.errors import NotFound
+from realtime.models import Article, ArticleIn, Comment, PendingComment
+from realtime.store import moderation
 from realtime.store.group_commit import GroupCommitWriter, OnCommit
 from realtime.store.schema import migrate
 
 READERS = 2
 
 _COMMENT_COLUMNS = "id, article, parent, author, avatar, body, created, edited"
-_ARTICLE_COLUMNS = "slug, title, url, created, count"
+_ARTICLE_COLUMNS = moderation.ARTICLE_COLUMNS
 
 
 class NewComment(msgspec.Struct, frozen=True, kw_only=True):
@@ -116,13 +117,13 @@ class Store:
 
     async def get_article(self, slug: str) -> Article | None:
         row = await self._one(f"SELECT {_ARTICLE_COLUMNS} FROM articles WHERE slug = ?", (slug,))
-        return Article(*row) if row else None
+        return moderation.article_from(row) if row else None
 
     async def list_articles(self) -> list[Article]:
         rows = await self._all(
             f"SELECT {_ARTICLE_COLUMNS} FROM articles ORDER BY created DESC, slug"
         )
-        return [Article(*row) for row in rows]
+        return [moderation.article_from(row) for row in rows]
 
     async def counts(self, slugs: list[str]) -> dict[str, int]:
         marks = ",".join("?" * len(slugs))
@@ -175,7 +176,7 @@ class Store:
             row = await cursor.fetchone()
             await cursor.close()
             assert row is not None  # an upsert always returns its row
-            return Article(*row), existed is None
+            return moderation.article_from(row), existed is None
 
         return await self.writer.submit(work)
 
@@ -183,8 +184,9 @@ class Store:
         self, new: NewComment, on_commit: OnCommit[Posted] | None = None
     ) -> Posted:
         async def work(conn: aiosqlite.Connection) -> Posted:
+            await moderation.check_open(conn, new.article)
             if new.parent is not None:
-                await _check_parent(conn, new.parent, new.article)
+                await moderation.check_parent(conn, new.parent, new.article)
             count = await _scalar(
                 conn,
                 "UPDATE articles SET count = count + 1 WHERE slug = ? RETURNING count",
@@ -261,17 +263,47 @@ class Store:
 
         return await self.writer.submit(work, on_commit)
 
+    # ---- moderation ------------------------------------------------------------------------
 
-async def _check_parent(conn: aiosqlite.Connection, parent: int, article: str) -> None:
-    cursor = await conn.execute(
-        "SELECT article FROM comments WHERE id = ? AND status = 'published'", (parent,)
-    )
-    row = await cursor.fetchone()
-    await cursor.close()
-    if row is None:
-        raise Conflict(f"parent comment {parent} does not exist", "parent")
-    if row[0] != article:
-        raise Conflict(f"parent comment {parent} belongs to another article", "parent")
+    async def has_approved(self, email: str | None, author: str) -> bool:
+        """Whether this e-mail (or, without one, this name) has a published comment."""
+        if email is not None:
+            sql, key = "SELECT 1 FROM comments WHERE email = ? AND status = 'published'", email
+        else:
+            sql = (
+                "SELECT 1 FROM comments WHERE email IS NULL AND author = ? AND status = 'published'"
+            )
+            key = author
+        return await self._one(sql + " LIMIT 1", (key,)) is not None
+
+    async def pending(self, slug: str | None = None) -> list[PendingComment]:
+        where, params = ("WHERE article = ?", (slug,)) if slug else ("", ())
+        rows = await self._all(
+            f"SELECT {moderation.PENDING_COLUMNS} FROM pending {where} ORDER BY id", params
+        )
+        return [PendingComment(*row) for row in rows]
+
+    async def hold_comment(
+        self, new: NewComment, reason: str, on_commit: OnCommit[PendingComment] | None = None
+    ) -> PendingComment:
+        return await self.writer.submit(lambda conn: moderation.hold(conn, new, reason), on_commit)
+
+    async def approve(self, pending_id: int, on_commit: OnCommit[Posted] | None = None) -> Posted:
+        async def work(conn: aiosqlite.Connection) -> Posted:
+            comment, count = await moderation.approve(conn, pending_id)
+            return Posted(comment, count)
+
+        return await self.writer.submit(work, on_commit)
+
+    async def reject(self, pending_id: int, on_commit: OnCommit[None] | None = None) -> None:
+        await self.writer.submit(lambda conn: moderation.reject(conn, pending_id), on_commit)
+
+    async def set_closed(
+        self, slug: str, closed: bool, on_commit: OnCommit[Article] | None = None
+    ) -> Article:
+        return await self.writer.submit(
+            lambda conn: moderation.set_closed(conn, slug, closed), on_commit
+        )
 
 
 async def _scalar(conn: aiosqlite.Connection, sql: str, params: tuple[Any, ...]) -> Any:

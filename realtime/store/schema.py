@@ -35,6 +35,25 @@ MIGRATIONS: list[str] = [
     ) STRICT;
     CREATE INDEX comments_article_id ON comments(article, id);
     """,
+    # 2: moderation. Held comments wait in their own table, so that a comment gets its public id
+    # when it is published (approved): ids stay in publish order and resume keeps working.
+    """
+    ALTER TABLE articles ADD COLUMN closed INTEGER NOT NULL DEFAULT 0;
+    CREATE TABLE pending (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        article TEXT NOT NULL REFERENCES articles(slug),
+        parent INTEGER REFERENCES comments(id),
+        author TEXT NOT NULL,
+        email TEXT,
+        avatar TEXT NOT NULL,
+        body TEXT NOT NULL,
+        created TEXT NOT NULL,
+        token_hash BLOB NOT NULL,
+        reason TEXT NOT NULL
+    ) STRICT;
+    CREATE INDEX comments_email ON comments(email) WHERE email IS NOT NULL;
+    CREATE INDEX comments_anonymous_author ON comments(author) WHERE email IS NULL;
+    """,
 ]
 
 

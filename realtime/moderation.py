@@ -1,0 +1,92 @@
+"""Moderation rules: which comments are held, and what approving, rejecting and closing publish.
+
+Held comments are not counted, listed or broadcast to readers; moderators see them on the `admin`
+topic (`/ws/admin`) as they arrive. Approval publishes a held comment like a new one, with the
+next public id, so readers' resume points stay valid.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Literal
+
+import msgspec
+
+from realtime.config import Settings
+from realtime.hub import Hub, Message
+from realtime.models import (
+    Article,
+    ClosedEvent,
+    Comment,
+    PendingComment,
+    PendingEvent,
+    ResolvedEvent,
+)
+from realtime.store import NewComment, Posted, Store
+
+ADMIN_TOPIC = "admin"
+Outcome = Literal["approved", "rejected"]
+_LINK = re.compile(r"https?://|www\.", re.IGNORECASE)
+_encode = msgspec.json.Encoder().encode
+
+
+def count_links(text: str) -> int:
+    return len(_LINK.findall(text))
+
+
+class Moderation:
+    def __init__(
+        self, settings: Settings, store: Store, hub: Hub, publish_posted: Callable[[Posted], None]
+    ) -> None:
+        self.settings = settings
+        self.store = store
+        self.hub = hub
+        self._publish_posted = publish_posted
+
+    async def hold_reason(self, new: NewComment, honeypot: str | None) -> str | None:
+        """Why this comment must wait for a moderator, or None to publish it now."""
+        if honeypot:
+            return "honeypot field filled in"
+        if count_links(new.body) > self.settings.max_links:
+            return f"more than {self.settings.max_links} links"
+        if self.settings.moderation == "all":
+            return "every comment is moderated"
+        if self.settings.moderation == "first" and not await self.store.has_approved(
+            new.email, new.author
+        ):
+            return "first comment from this author"
+        return None
+
+    async def hold(self, new: NewComment, reason: str) -> PendingComment:
+        return await self.store.hold_comment(new, reason, on_commit=self._announce_held)
+
+    async def pending(self, slug: str | None) -> list[PendingComment]:
+        return await self.store.pending(slug)
+
+    async def approve(self, pending_id: int) -> Comment:
+        def published(posted: Posted) -> None:
+            self._publish_posted(posted)
+            self._announce_resolved(pending_id, "approved")
+
+        posted = await self.store.approve(pending_id, on_commit=published)
+        return posted.comment
+
+    async def reject(self, pending_id: int) -> None:
+        await self.store.reject(
+            pending_id, on_commit=lambda _: self._announce_resolved(pending_id, "rejected")
+        )
+
+    async def set_closed(self, slug: str, closed: bool) -> Article:
+        def announce(article: Article) -> None:
+            event = _encode(ClosedEvent(article=article.slug, closed=article.closed))
+            self.hub.publish(f"article:{article.slug}", Message.of(event))
+
+        return await self.store.set_closed(slug, closed, on_commit=announce)
+
+    def _announce_held(self, held: PendingComment) -> None:
+        self.hub.publish(ADMIN_TOPIC, Message.of(_encode(PendingEvent(comment=held))))
+
+    def _announce_resolved(self, pending_id: int, outcome: Outcome) -> None:
+        event = ResolvedEvent(id=pending_id, outcome=outcome)
+        self.hub.publish(ADMIN_TOPIC, Message.of(_encode(event)))

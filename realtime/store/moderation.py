@@ -1,0 +1,107 @@
+"""SQL of the moderation queue: held comments, approval into the public thread, closing articles.
+
+Each function is a group-commit job (it runs inside the writer's transaction).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import aiosqlite
+
+from realtime.errors import Conflict, Forbidden, NotFound
+from realtime.models import Article, Comment, PendingComment
+
+PENDING_COLUMNS = "id, article, parent, author, avatar, body, created, reason"
+ARTICLE_COLUMNS = "slug, title, url, created, count, closed"
+
+
+def article_from(row: Any) -> Article:
+    """An `articles` row (ARTICLE_COLUMNS) as the public Struct; SQLite has no booleans."""
+    slug, title, url, created, count, closed = row
+    return Article(slug, title, url, created, count, bool(closed))
+
+
+async def fetch_one(conn: aiosqlite.Connection, sql: str, params: tuple[Any, ...]) -> Any:
+    cursor = await conn.execute(sql, params)
+    row = await cursor.fetchone()
+    await cursor.close()
+    return row
+
+
+async def check_parent(conn: aiosqlite.Connection, parent: int, article: str) -> None:
+    row = await fetch_one(
+        conn, "SELECT article FROM comments WHERE id = ? AND status = 'published'", (parent,)
+    )
+    if row is None:
+        raise Conflict(f"parent comment {parent} does not exist", "parent")
+    if row[0] != article:
+        raise Conflict(f"parent comment {parent} belongs to another article", "parent")
+
+
+async def check_open(conn: aiosqlite.Connection, slug: str) -> None:
+    row = await fetch_one(conn, "SELECT closed FROM articles WHERE slug = ?", (slug,))
+    if row is None:
+        raise NotFound(f"no article {slug!r}")
+    if row[0]:
+        raise Forbidden("this article is closed to new comments")
+
+
+async def hold(conn: aiosqlite.Connection, new: Any, reason: str) -> PendingComment:
+    """Store a comment in the moderation queue: not counted, not listed, not broadcast."""
+    await check_open(conn, new.article)
+    if new.parent is not None:
+        await check_parent(conn, new.parent, new.article)
+    row = await fetch_one(
+        conn,
+        "INSERT INTO pending (article, parent, author, email, avatar, body, created, token_hash,"
+        f" reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING {PENDING_COLUMNS}",
+        (
+            new.article,
+            new.parent,
+            new.author,
+            new.email,
+            new.avatar,
+            new.body,
+            new.created,
+            new.token_hash,
+            reason,
+        ),
+    )
+    return PendingComment(*row)
+
+
+async def approve(conn: aiosqlite.Connection, pending_id: int) -> tuple[Comment, int]:
+    """Move a held comment into the thread; it gets the next public id. Returns it and the count."""
+    row = await fetch_one(
+        conn,
+        "INSERT INTO comments (article, parent, author, email, avatar, body, created, token_hash)"
+        " SELECT article, parent, author, email, avatar, body, created, token_hash FROM pending"
+        " WHERE id = ? RETURNING id, article, parent, author, avatar, body, created, edited",
+        (pending_id,),
+    )
+    if row is None:
+        raise NotFound(f"no held comment {pending_id}")
+    await conn.execute("DELETE FROM pending WHERE id = ?", (pending_id,))
+    count = await fetch_one(
+        conn, "UPDATE articles SET count = count + 1 WHERE slug = ? RETURNING count", (row[1],)
+    )
+    return Comment(*row), int(count[0])
+
+
+async def reject(conn: aiosqlite.Connection, pending_id: int) -> None:
+    cursor = await conn.execute("DELETE FROM pending WHERE id = ?", (pending_id,))
+    if cursor.rowcount != 1:
+        raise NotFound(f"no held comment {pending_id}")
+    await cursor.close()
+
+
+async def set_closed(conn: aiosqlite.Connection, slug: str, closed: bool) -> Article:
+    row = await fetch_one(
+        conn,
+        f"UPDATE articles SET closed = ? WHERE slug = ? RETURNING {ARTICLE_COLUMNS}",
+        (int(closed), slug),
+    )
+    if row is None:
+        raise NotFound(f"no article {slug!r}")
+    return article_from(row)
