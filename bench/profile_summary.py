@@ -38,6 +38,8 @@ def thread_of(frames: list[str]) -> str:
 
 
 def summarize(path: Path, top: int = 25) -> str:
+    if not path.exists():
+        return f"no profile at {path}: py-spy did not write one (it needs ptrace rights)"
     stacks = load(path)
     total = sum(n for _, n in stacks)
     if not total:
