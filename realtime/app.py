@@ -53,6 +53,23 @@ def page_headers(settings: Settings) -> dict[str, str]:
     }
 
 
+def client_config(settings: Settings) -> Route:
+    """`GET /api/config`: what the browser client checks before sending (bounds, edit window)."""
+    body = _encode(
+        {
+            "edit_window_seconds": settings.edit_window_seconds,
+            "author_max_chars": settings.author_max_chars,
+            "body_max_chars": settings.body_max_chars,
+            "email_max_chars": settings.email_max_chars,
+        }
+    )
+
+    async def endpoint(request: Request) -> Response:
+        return Response(body, media_type="application/json")
+
+    return Route("/api/config", endpoint, methods=["GET"])
+
+
 def error_response(error: AppError) -> Response:
     headers = {"Retry-After": str(error.retry_after)} if hasattr(error, "retry_after") else None
     return Response(_encode(error.body()), error.status, headers, media_type="application/json")
@@ -114,6 +131,7 @@ def create_app(settings: Settings) -> Starlette:
     routes = [
         *http.routes,
         *ws.routes,
+        client_config(settings),
         Route("/", page("index.html")),
         Route("/articles/{slug}", page("article.html")),
         Mount("/static", StaticFiles(directory=files, check_dir=False), name="static"),

@@ -1,0 +1,100 @@
+// The HTTP API (see docs/API.md), from any origin: every URL is built on the server's base.
+
+export class ApiError extends Error {
+  constructor(status, code, message, field = null, retryAfter = null) {
+    super(message);
+    this.status = status;
+    this.code = code;
+    this.field = field;
+    this.retryAfter = retryAfter;
+  }
+}
+
+// What the client assumes when the server cannot tell it (GET /api/config failed).
+export const DEFAULT_CONFIG = Object.freeze({
+  edit_window_seconds: 900,
+  author_max_chars: 80,
+  body_max_chars: 10000,
+  email_max_chars: 254,
+});
+
+export class Api {
+  constructor(base) {
+    this.base = base;
+  }
+
+  url(path) {
+    return new URL(path, this.base).href;
+  }
+
+  wsUrl(path) {
+    const url = new URL(path, this.base);
+    url.protocol = url.protocol === 'https:' ? 'wss:' : 'ws:';
+    return url.href;
+  }
+
+  async request(method, path, { body, token } = {}) {
+    const headers = {};
+    if (body !== undefined) headers['Content-Type'] = 'application/json';
+    if (token) headers.Authorization = `Bearer ${token}`;
+    let response;
+    try {
+      response = await fetch(this.url(path), {
+        method,
+        headers,
+        body: body === undefined ? undefined : JSON.stringify(body),
+        credentials: 'omit',
+      });
+    } catch {
+      throw new ApiError(0, 'network', 'Could not reach the comment server. Please try again.');
+    }
+    if (response.status === 204) return null;
+    const data = await response.json().catch(() => null);
+    if (!response.ok) {
+      const error = data?.error ?? {};
+      throw new ApiError(
+        response.status,
+        error.code ?? 'http_error',
+        error.message ?? `The server answered ${response.status}.`,
+        error.field ?? null,
+        response.headers.get('Retry-After'),
+      );
+    }
+    return data;
+  }
+
+  async config() {
+    try {
+      return { ...DEFAULT_CONFIG, ...(await this.request('GET', '/api/config')) };
+    } catch {
+      return DEFAULT_CONFIG;
+    }
+  }
+
+  articles() {
+    return this.request('GET', '/api/articles');
+  }
+
+  article(slug) {
+    return this.request('GET', `/api/articles/${encodeURIComponent(slug)}`);
+  }
+
+  page(slug, after, limit) {
+    const query = new URLSearchParams({ after: String(after), limit: String(limit) });
+    return this.request('GET', `/api/articles/${encodeURIComponent(slug)}/comments?${query}`);
+  }
+
+  post(slug, fields) {
+    return this.request('POST', `/api/articles/${encodeURIComponent(slug)}/comments`, {
+      body: fields,
+    });
+  }
+
+  edit(id, body, token) {
+    return this.request('PATCH', `/api/comments/${id}`, { body: { body }, token });
+  }
+
+  remove(id, token) {
+    return this.request('DELETE', `/api/comments/${id}`, { token });
+  }
+}

@@ -1,0 +1,220 @@
+// The comment form: labelled fields named as the API names them (author, email, body), the
+// server's bounds checked before sending, and the server's own errors shown by the field they
+// name. Reply moves the whole form under a comment; Cancel moves it back.
+
+import { h, uid } from './dom.js';
+import { chars } from './format.js';
+import { remembered } from './owned.js';
+
+const EMAIL = /^[^@\s\x00]+@[^@\s\x00]+\.[^@\s\x00]+$/;
+const FIELDS = ['body', 'author', 'email'];
+
+/** Field name -> message, for what the server would refuse anyway. */
+export function validate(values, config) {
+  const errors = {};
+  const author = values.author.trim();
+  const body = values.body.trim();
+  const email = values.email.trim();
+  if (!author) errors.author = 'Please enter your name.';
+  else if (chars(author) > config.author_max_chars) {
+    errors.author = `Your name can be at most ${config.author_max_chars} characters.`;
+  }
+  if (email && (email.length > config.email_max_chars || !EMAIL.test(email))) {
+    errors.email = 'Enter an e-mail address such as name@example.com, or leave it empty.';
+  }
+  if (!body) errors.body = 'Please write a comment.';
+  else if (chars(body) > config.body_max_chars) {
+    const over = chars(body) - config.body_max_chars;
+    errors.body = `Your comment is ${over} characters over the limit of ${config.body_max_chars}.`;
+  }
+  return errors;
+}
+
+export class CommentForm {
+  /**
+   * @param {(fields: object) => Promise<string|undefined>} onSubmit  resolves to a notice to
+   *        show, if any; throws ApiError on refusal
+   */
+  constructor({ config, onSubmit }) {
+    this.config = config;
+    this.onSubmit = onSubmit;
+    this.parent = null;
+    this.fields = {};
+    this.errors = {};
+    this.build();
+  }
+
+  build() {
+    this.title = h('h3', { class: 'rt-form-title', text: 'Leave a comment' });
+    this.formError = h('p', { class: 'rt-error rt-form-error', role: 'alert', hidden: true });
+    this.notice = h('p', { class: 'rt-form-notice', role: 'status', hidden: true });
+    this.submit = h('button', { type: 'submit', class: 'rt-button', text: 'Post comment' });
+    this.cancel = h('button', {
+      type: 'button',
+      class: 'rt-button rt-button-quiet',
+      text: 'Cancel reply',
+      hidden: true,
+      onclick: () => this.home(),
+    });
+    this.element = h(
+      'form',
+      { class: 'rt-form', novalidate: true, onsubmit: (event) => this.send(event) },
+      this.title,
+      this.field('body', 'Comment', h('textarea', { rows: 5, required: true })),
+      h(
+        'div',
+        { class: 'rt-form-row' },
+        this.field('author', 'Name', h('input', { type: 'text', autocomplete: 'name', required: true })),
+        this.field(
+          'email',
+          'E-mail',
+          h('input', { type: 'email', autocomplete: 'email', inputmode: 'email' }),
+          'optional, will not be published',
+        ),
+      ),
+      this.formError,
+      h('div', { class: 'rt-form-actions' }, this.submit, this.cancel),
+      this.notice,
+    );
+    this.closedNote = h('p', { class: 'rt-closed-note', hidden: true, text: 'Comments are closed.' });
+    this.fields.author.value = remembered.get('author');
+    this.homeSlot = h('div', { class: 'rt-form-home' }, this.element, this.closedNote);
+  }
+
+  field(name, label, control, hint = null) {
+    const id = uid(`rt-${name}`);
+    const errorId = `${id}-error`;
+    control.id = id;
+    control.name = name;
+    control.addEventListener('input', () => this.clearError(name));
+    const hintNode = hint ? h('span', { class: 'rt-hint', text: ` (${hint})` }) : null;
+    const error = h('p', { class: 'rt-error', id: errorId, hidden: true });
+    this.fields[name] = control;
+    this.errors[name] = error;
+    return h(
+      'div',
+      { class: `rt-field rt-field-${name}` },
+      h('label', { for: id }, label, hintNode),
+      control,
+      error,
+    );
+  }
+
+  values() {
+    return Object.fromEntries(FIELDS.map((name) => [name, this.fields[name].value]));
+  }
+
+  showError(field, message) {
+    const target = this.errors[field];
+    if (!target) {
+      this.formError.textContent = message;
+      this.formError.hidden = false;
+      return;
+    }
+    target.textContent = message;
+    target.hidden = false;
+    this.fields[field].setAttribute('aria-invalid', 'true');
+    this.fields[field].setAttribute('aria-describedby', target.id);
+  }
+
+  clearError(field) {
+    this.errors[field].hidden = true;
+    this.errors[field].textContent = '';
+    this.fields[field].removeAttribute('aria-invalid');
+    this.fields[field].removeAttribute('aria-describedby');
+    this.formError.hidden = true;
+    this.notice.hidden = true;
+  }
+
+  clearErrors() {
+    FIELDS.forEach((field) => this.clearError(field));
+  }
+
+  async send(event) {
+    event.preventDefault();
+    if (this.submit.disabled) return;
+    this.clearErrors();
+    const values = this.values();
+    const problems = validate(values, this.config);
+    const first = FIELDS.find((field) => field in problems);
+    if (first) {
+      for (const [field, message] of Object.entries(problems)) this.showError(field, message);
+      this.fields[first].focus();
+      return;
+    }
+    const fields = { author: values.author.trim(), body: values.body.trim() };
+    if (values.email.trim()) fields.email = values.email.trim();
+    if (this.parent !== null) fields.parent = this.parent;
+    this.busy(true);
+    try {
+      const notice = await this.onSubmit(fields);
+      remembered.set('author', fields.author);
+      this.fields.body.value = '';
+      this.home();
+      if (notice) this.say(notice);
+    } catch (error) {
+      this.serverError(error);
+    } finally {
+      this.busy(false);
+    }
+  }
+
+  serverError(error) {
+    let message = sentence(error.message ?? 'Something went wrong.');
+    if (error.status === 429 && error.retryAfter) {
+      message = `Too many comments at once. Please wait ${error.retryAfter} seconds and try again.`;
+    }
+    if (error.field === 'parent') {
+      message = 'The comment you are replying to is no longer there.';
+    }
+    this.showError(error.field, message);
+    if (this.fields[error.field]) this.fields[error.field].focus();
+  }
+
+  /** While posting, the fields are read-only: what is sent is what the reader sees. */
+  /** A message about the last post that is not an error (held for moderation). */
+  say(text) {
+    this.notice.textContent = text;
+    this.notice.hidden = false;
+  }
+
+  /** Closed articles take no comments: the form gives way to a note. */
+  setClosed(closed) {
+    if (closed) this.home();
+    this.element.hidden = closed;
+    this.closedNote.hidden = !closed;
+  }
+
+  busy(on) {
+    this.submit.disabled = on;
+    this.submit.textContent = on ? 'Posting…' : 'Post comment';
+    this.element.setAttribute('aria-busy', String(on));
+    for (const field of Object.values(this.fields)) field.readOnly = on;
+  }
+
+  /** Move the form under a comment's card, as a reply to it. */
+  replyTo(id, author, card) {
+    this.parent = id;
+    this.title.textContent = `Reply to ${author}`;
+    this.cancel.hidden = false;
+    card.after(this.element);
+    this.element.classList.add('rt-form-reply');
+    this.fields.body.focus();
+  }
+
+  /** Back to the bottom of the thread, as a new comment. */
+  home() {
+    this.parent = null;
+    this.title.textContent = 'Leave a comment';
+    this.cancel.hidden = true;
+    this.element.classList.remove('rt-form-reply');
+    this.homeSlot.append(this.element);
+  }
+}
+
+/** "must not be blank" -> "Must not be blank." */
+function sentence(text) {
+  const trimmed = text.trim();
+  const capital = trimmed.charAt(0).toUpperCase() + trimmed.slice(1);
+  return /[.!?]$/.test(capital) ? capital : `${capital}.`;
+}

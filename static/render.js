@@ -1,0 +1,80 @@
+// One comment as DOM. The thread decides where it goes; this only builds and updates it.
+
+import { identicon } from './avatar.js';
+import { h, replace } from './dom.js';
+import { ago, fullDate } from './format.js';
+import { bodyNodes } from './text.js';
+
+/**
+ * <li class="rt-comment" id="comment-17">
+ *   <article class="rt-card">head, body, actions</article>
+ *   <ol class="rt-replies"></ol>
+ * </li>
+ */
+export function commentNode(comment, { replyingTo = null, onReply }) {
+  const card = h(
+    'article',
+    { class: 'rt-card', 'aria-label': `Comment by ${comment.author}` },
+    h(
+      'header',
+      { class: 'rt-card-head' },
+      identicon(comment.avatar),
+      h(
+        'div',
+        { class: 'rt-byline' },
+        h('span', { class: 'rt-author', text: comment.author }),
+        h('span', { class: 'rt-replying-to', hidden: !replyingTo, text: replyingTo ?? '' }),
+        h(
+          'span',
+          { class: 'rt-when' },
+          h('a', { class: 'rt-permalink', href: `#comment-${comment.id}` }, timeNode(comment.created)),
+          h('span', { class: 'rt-edited', hidden: !comment.edited, text: 'edited' }),
+        ),
+      ),
+    ),
+    h('div', { class: 'rt-body' }, bodyNodes(comment.body)),
+    h(
+      'footer',
+      { class: 'rt-actions' },
+      h('button', { type: 'button', class: 'rt-action rt-reply', text: 'Reply', onclick: onReply }),
+    ),
+  );
+  return h(
+    'li',
+    { class: 'rt-comment', id: `comment-${comment.id}`, dataset: { id: comment.id } },
+    card,
+    h('ol', { class: 'rt-replies' }),
+  );
+}
+
+export function timeNode(iso) {
+  return h('time', { datetime: iso, title: fullDate(iso), text: ago(iso) });
+}
+
+/** Apply an edit: new body text and the "edited" mark. */
+export function updateComment(node, comment) {
+  replace(node.querySelector(':scope > .rt-card > .rt-body'), bodyNodes(comment.body));
+  const edited = node.querySelector(':scope > .rt-card .rt-edited');
+  edited.hidden = !comment.edited;
+  if (comment.edited) edited.title = fullDate(comment.edited);
+}
+
+export function setReplyLabel(node, text) {
+  const label = node.querySelector(':scope > .rt-card .rt-replying-to');
+  if (!label) return; // a removed placeholder has no byline
+  label.textContent = text ?? '';
+  label.hidden = !text;
+}
+
+/** A removed comment that still has replies keeps its place as a placeholder. */
+export function markRemoved(node) {
+  node.classList.add('rt-removed');
+  const card = node.querySelector(':scope > .rt-card');
+  replace(card, h('p', { class: 'rt-removed-note', text: 'This comment was removed.' }));
+}
+
+export function refreshTimes(root, now = Date.now()) {
+  for (const time of root.querySelectorAll('.rt-permalink time')) {
+    time.textContent = ago(time.dateTime, now);
+  }
+}
