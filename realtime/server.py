@@ -53,6 +53,19 @@ class DirectSocket:
 
 
 class DirectWebSocketProtocol(WebSocketsSansIOProtocol):
+    def shutdown(self) -> None:
+        """On SIGTERM, close readers with 1001 (going away) so they reconnect elsewhere with
+        ?after=; uvicorn's own protocol sends 1012."""
+        if self.handshake_complete and not self.close_sent and not self.transport.is_closing():
+            self.stop_keepalive()
+            self.queue.put_nowait({"type": "websocket.disconnect", "code": 1001})
+            self.conn.send_close(1001, "server shutting down")
+            self.transport.write(b"".join(self.conn.data_to_send()))
+            self.close_sent = True
+            self.transport.close()
+            return
+        super().shutdown()
+
     def handle_connect(self, event: Request) -> None:
         super().handle_connect(event)
         # The ASGI task starts on the next loop turn, so the scope can still be extended here.
@@ -73,6 +86,8 @@ def uvicorn_config(app: Any, settings: Settings, **overrides: Any) -> uvicorn.Co
         "log_config": None,
         "proxy_headers": False,
         "lifespan": "on",
+        # SIGTERM: stop accepting, let in-flight requests (and their commits) finish, then stop.
+        "timeout_graceful_shutdown": 10,
     }
     options.update(overrides)
     return uvicorn.Config(app, **options)

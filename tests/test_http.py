@@ -11,7 +11,7 @@ import pytest
 from tests.conftest import ADMIN, post_comment
 from tests.servers import ThreadServer
 
-ERROR_CODES = {400, 401, 403, 404, 405, 409, 413, 415, 422}
+ERROR_CODES = {400, 401, 403, 404, 405, 409, 413, 415, 422, 429, 503}
 
 
 def assert_error(response: httpx.Response, status: int, field: str | None = None) -> None:
