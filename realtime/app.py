@@ -22,6 +22,7 @@ from realtime import http, ws
 from realtime.config import Settings
 from realtime.errors import AppError, MethodNotAllowed, NotFound, from_validation
 from realtime.hub import make_hub
+from realtime.metrics import Metrics, TimingMiddleware
 from realtime.models import ErrorBody, ErrorDetail
 from realtime.service import CommentService
 from realtime.store import Store
@@ -104,6 +105,7 @@ async def on_server_error(request: Request, exc: Exception) -> Response:
 def create_app(settings: Settings) -> Starlette:
     files = static_dir()
     headers = page_headers(settings)
+    metrics = Metrics()
 
     def page(name: str) -> Callable[[Request], Awaitable[Response]]:
         async def endpoint(request: Request) -> Response:
@@ -118,6 +120,7 @@ def create_app(settings: Settings) -> Starlette:
         await hub.start()
         service = CommentService(settings, store, hub)
         app.state.service = service
+        metrics.bind(service)
         watchers = asyncio.create_task(service.announce_watchers(), name="watchers")
         try:
             yield
@@ -134,12 +137,14 @@ def create_app(settings: Settings) -> Starlette:
         client_config(settings),
         Route("/", page("index.html")),
         Route("/articles/{slug}", page("article.html")),
+        Route("/metrics", metrics.endpoint),
         Mount("/static", StaticFiles(directory=files, check_dir=False), name="static"),
     ]
     app = Starlette(
         routes=routes,
         lifespan=lifespan,
         middleware=[
+            Middleware(TimingMiddleware, metrics=metrics),
             Middleware(
                 CORSMiddleware,
                 allow_origins=settings.allowed_origins,

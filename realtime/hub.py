@@ -119,9 +119,19 @@ class Subscriber:
                 return batch
 
 
+@dataclass
+class HubStats:
+    """Plain counters, read by /metrics at scrape time."""
+
+    published: int = 0
+    deliveries: int = 0
+    slow_readers_closed: int = 0
+
+
 class Hub:
     def __init__(self, backlog_bytes: int) -> None:
         self._backlog_bytes = backlog_bytes
+        self.stats = HubStats()
         self._topics: dict[str, set[Subscriber]] = {}
         self._changed: set[str] = set()
 
@@ -144,7 +154,10 @@ class Hub:
                 self._changed.add(topic)
 
     def publish(self, topic: str, message: Message) -> None:
-        for subscriber in self._topics.get(topic, ()):
+        subscribers = self._topics.get(topic, ())
+        self.stats.published += 1
+        self.stats.deliveries += len(subscribers)
+        for subscriber in subscribers:
             subscriber.offer(message)
 
     def subscribers(self, topic: str) -> int:

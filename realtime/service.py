@@ -81,6 +81,7 @@ class CommentService:
         self.clock = clock
         self.bucket = TokenBucket(settings.comments_per_minute, settings.comment_burst)
         self.repeats = RepeatGuard()
+        self.comments_posted = 0
         per_client = settings.max_readers_per_client if settings.rate_limit == "on" else None
         self.sockets = SocketCounter(settings.max_readers, per_client)
         self.moderation = Moderation(settings, store, hub, self._publish_posted)
@@ -161,6 +162,7 @@ class CommentService:
                 held.id, slug, held.parent, held.author, held.avatar, held.body, held.created, None
             )
             status = "pending"
+        self.comments_posted += 1
         if client is not None:
             self.repeats.remember(client, new.body)
         log.info(

@@ -208,6 +208,8 @@ async def _serve(websocket: WebSocket, subscriber: Subscriber, seen: int) -> Non
     code, reason = _close_reason(done)
     if code is None:
         return
+    if code == status.WS_1013_TRY_AGAIN_LATER:
+        websocket.app.state.service.hub.stats.slow_readers_closed += 1
     if direct is not None:
         direct.close(code, reason)  # queued behind the backlog, never waits
         return

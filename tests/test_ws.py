@@ -235,4 +235,5 @@ async def test_slow_reader_is_closed_and_others_unaffected(
         except websockets.ConnectionClosed as closed:
             codes.append(closed.rcvd.code if closed.rcvd else None)
         assert codes == [1013]
+        assert server.service.hub.stats.slow_readers_closed == 1
         await fast.close()

@@ -1,0 +1,92 @@
+"""`GET /metrics` in the Prometheus text format, and the request-latency middleware.
+
+Counters that the hub, the writer and the service already keep as plain integers are read at
+scrape time by a collector, so the hot path pays nothing for them; only the two histograms are
+observed as things happen (one per request, one per group commit).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Histogram, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+if TYPE_CHECKING:
+    from realtime.service import CommentService
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.request_seconds = Histogram(
+            "realtime_http_request_seconds",
+            "HTTP request latency",
+            ["method", "status"],
+            registry=self.registry,
+        )
+        self.commit_seconds = Histogram(
+            "realtime_db_commit_seconds",
+            "Time of one group commit (BEGIN to COMMIT)",
+            buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0),
+            registry=self.registry,
+        )
+        self._service: CommentService | None = None
+        self.registry.register(self)
+
+    def bind(self, service: CommentService) -> None:
+        self._service = service
+        service.store.writer.stats.observers.append(
+            lambda seconds, _jobs: self.commit_seconds.observe(seconds)
+        )
+
+    def collect(self) -> Iterator[Metric]:
+        service = self._service
+        if service is None:
+            return
+        hub, writer = service.hub.stats, service.store.writer.stats
+        yield GaugeMetricFamily("realtime_readers", "Open WebSockets", value=service.sockets.open)
+        for name, text, value in (
+            ("realtime_events_published", "Events published to the hub", hub.published),
+            ("realtime_deliveries", "Events handed to readers' sockets", hub.deliveries),
+            ("realtime_slow_readers_closed", "Readers closed with 1013", hub.slow_readers_closed),
+            ("realtime_comments_posted", "Comments accepted (201)", service.comments_posted),
+            ("realtime_group_commits", "Write transactions", writer.transactions),
+            ("realtime_group_commit_jobs", "Writes in those transactions", writer.jobs),
+        ):
+            yield CounterMetricFamily(name, text, value=value)
+
+    async def endpoint(self, request: Request) -> Response:
+        return Response(generate_latest(self.registry), media_type=CONTENT_TYPE_LATEST)
+
+
+class TimingMiddleware:
+    """Observes each HTTP request's latency, labelled by method and status."""
+
+    def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
+        self.app = app
+        self.metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 500
+
+        async def record_status(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, record_status)
+        finally:
+            elapsed = time.perf_counter() - started
+            self.metrics.request_seconds.labels(scope["method"], str(status)).observe(elapsed)
