@@ -41,7 +41,7 @@ def static_dir() -> Path:
 
 
 def page_headers(settings: Settings) -> dict[str, str]:
-    ancestors = " ".join(["'self'", *settings.allowed_origins])
+    ancestors = " ".join(["'self'", *settings.frame_ancestors])
     csp = (
         "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
         f"connect-src 'self'; frame-ancestors {ancestors}; base-uri 'none'; "

@@ -93,3 +93,16 @@ async def test_foreign_origin_is_refused(start_server: Any) -> None:
         assert refused.response.status_code == 403
     good = await websockets.connect(url, origin="http://good.example")  # type: ignore[arg-type]
     await good.close()
+
+
+async def test_page_security_headers(start_server: Any) -> None:
+    """Pages carry a CSP without inline scripts, nosniff, a referrer policy, frame-ancestors."""
+    server = start_server(frame_ancestors=["https://news.example"])
+    async with httpx.AsyncClient(base_url=server.url) as http:
+        for path in ("/", "/articles/anything"):
+            headers = (await http.get(path)).headers
+            csp = headers["content-security-policy"]
+            assert "script-src 'self'" in csp and "unsafe-inline" not in csp.split("style-src")[0]
+            assert "frame-ancestors 'self' https://news.example" in csp
+            assert headers["x-content-type-options"] == "nosniff"
+            assert headers["referrer-policy"] == "strict-origin-when-cross-origin"
