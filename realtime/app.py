@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
@@ -19,6 +20,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from realtime import http, ws
+from realtime.backfill import StoreBackfill
 from realtime.config import Settings
 from realtime.errors import AppError, MethodNotAllowed, NotFound, from_validation
 from realtime.hub import make_hub
@@ -116,7 +118,7 @@ def create_app(settings: Settings) -> Starlette:
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         store = await Store.open(settings.db, group_commit_max=settings.group_commit_max)
-        hub = make_hub(settings.hub, settings.reader_backlog_bytes)
+        hub = make_hub(settings.hub, settings.reader_backlog_bytes, StoreBackfill(store))
         await hub.start()
         service = CommentService(settings, store, hub)
         app.state.service = service
@@ -128,8 +130,8 @@ def create_app(settings: Settings) -> Starlette:
             watchers.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await watchers
+            await store.close()  # its last commits publish through the hub, so it closes first
             await hub.close()
-            await store.close()
 
     routes = [
         *http.routes,
@@ -163,3 +165,12 @@ def create_app(settings: Settings) -> Starlette:
     )
     app.state.settings = settings
     return app
+
+
+# `realtime serve --workers N`: the parent resolves the settings once and hands them to each worker.
+SETTINGS_ENV = "_REALTIME_SETTINGS"  # not REALTIME_*: `load_settings` refuses unknown keys
+
+
+def app_from_environ() -> Starlette:
+    """The app factory uvicorn's workers call (`realtime.app:app_from_environ`)."""
+    return create_app(msgspec.json.decode(os.environ[SETTINGS_ENV], type=Settings))

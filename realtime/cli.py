@@ -5,13 +5,15 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 
 import msgspec
 import uvicorn
+from uvicorn.supervisors import Multiprocess
 
-from realtime.app import create_app
+from realtime.app import SETTINGS_ENV, create_app
 from realtime.config import ConfigError, Settings, load_settings
 from realtime.demo import seed_demo
 from realtime.errors import AppError
@@ -31,6 +33,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve = commands.add_parser("serve", help="serve the API, the WebSockets and the pages")
     serve.add_argument("--host")
     serve.add_argument("--port", type=int)
+    serve.add_argument(
+        "--workers", type=int, default=1, help="server processes on one port (needs a redis:// hub)"
+    )
     _shared(serve)
 
     article = commands.add_parser("article", help="manage articles")
@@ -79,7 +84,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s %(message)s",
     )
     if args.command == "serve":
-        serve(settings)
+        if args.workers < 1 or (args.workers > 1 and settings.hub.startswith("memory://")):
+            print("realtime: --workers above 1 needs hub = a redis:// URL", file=sys.stderr)
+            return 2
+        serve(settings, args.workers)
         return 0
     try:
         if args.command == "article":
@@ -92,8 +100,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0
 
 
-def serve(settings: Settings) -> None:
-    uvicorn.Server(uvicorn_config(create_app(settings), settings)).run()
+def serve(settings: Settings, workers: int = 1) -> None:
+    if workers == 1:
+        uvicorn.Server(uvicorn_config(create_app(settings), settings)).run()
+        return
+    asyncio.run(_migrate(settings))
+    os.environ[SETTINGS_ENV] = msgspec.json.encode(settings).decode()
+    config = uvicorn_config(
+        "realtime.app:app_from_environ", settings, factory=True, workers=workers
+    )
+    Multiprocess(config, sockets=[config.bind_socket()]).run()
+
+
+async def _migrate(settings: Settings) -> None:
+    """Once, before the workers start: they would all race to create a new database's tables."""
+    store = await Store.open(settings.db)
+    await store.close()
 
 
 async def _with_service(

@@ -160,6 +160,11 @@ class Hub:
         for subscriber in subscribers:
             subscriber.offer(message)
 
+    def announce(self, topic: str, message: Message) -> None:
+        """Deliver to this process's readers only: for what each process works out for itself
+        (the `watchers` totals). In one process this is `publish`."""
+        Hub.publish(self, topic, message)
+
     def subscribers(self, topic: str) -> int:
         return len(self._topics.get(topic, ()))
 
@@ -175,10 +180,25 @@ class Hub:
         """Nothing to release in process; a networked hub disconnects here."""
 
 
-def make_hub(url: str, backlog_bytes: int) -> Hub:
+class Backfill(Protocol):
+    """What a networked hub reads back from the store when events went missing on the way."""
+
+    async def last_id(self) -> int:
+        """A committed comment id that every smaller id is committed before (or never): the
+        highest committed or published id; 0 when there is none."""
+        ...
+
+    async def published(self, first: int, last: int) -> dict[int, list[tuple[str, Message]]]:
+        """For each published comment with an id in [first, last]: its events, as published."""
+        ...
+
+
+def make_hub(url: str, backlog_bytes: int, backfill: Backfill | None = None) -> Hub:
     """The backend named by the URL's scheme: `memory://` here, `redis://` in `redis_hub`."""
     if url.startswith("memory://"):
         return Hub(backlog_bytes)
     from realtime.redis_hub import RedisHub  # imported only when configured
 
-    return RedisHub(url, backlog_bytes)
+    if backfill is None:
+        raise ValueError("a networked hub needs a Backfill to read missed events back")
+    return RedisHub(url, backlog_bytes, backfill)

@@ -280,4 +280,4 @@ class CommentService:
                 if topic.startswith("article:"):
                     count = self.hub.subscribers(topic)
                     if count:
-                        self.hub.publish(topic, Message.of(_encode(WatchersEvent(count=count))))
+                        self.hub.announce(topic, Message.of(_encode(WatchersEvent(count=count))))

@@ -1,0 +1,392 @@
+"""Several server processes on one SQLite file behave as one server through a real redis-server.
+
+The ordering itself (`Reorder`) is also tested without Redis, on random interleavings.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+import shutil
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from realtime.hub import Message
+from realtime.reorder import Reorder
+from tests.conftest import ADMIN, SLUG, post_comment
+from tests.servers import ROOT, UNIT, ProcessServer, ThreadServer, free_port
+from tests.wsclient import Reader
+
+REDIS_SERVER = shutil.which("redis-server") or "/usr/sbin/redis-server"
+
+
+class RedisServer:
+    """`redis-server` on 127.0.0.1 at a port chosen here (`--port 0` would turn TCP off)."""
+
+    def __init__(self, workdir: Path) -> None:
+        self.port = free_port()
+        self.workdir = workdir
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> RedisServer:
+        args = ["--bind", "127.0.0.1", "--port", str(self.port), "--save", "", "--appendonly"]
+        args += ["no", "--daemonize", "no", "--dir", str(self.workdir)]
+        with (self.workdir / "redis.log").open("ab") as log:
+            self.proc = subprocess.Popen(
+                [REDIS_SERVER, *args], stdout=log, stderr=subprocess.STDOUT
+            )
+        deadline = time.monotonic() + 10 * UNIT
+        while not self.ping():
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("redis-server did not start")
+            time.sleep(0.02)
+        return self
+
+    def ping(self) -> bool:
+        try:
+            with socket.create_connection(("127.0.0.1", self.port), timeout=1) as sock:
+                sock.sendall(b"PING\r\n")
+                return sock.recv(16).startswith(b"+PONG")
+        except OSError:
+            return False
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(timeout=10)
+
+
+@pytest.fixture
+def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
+    if not Path(REDIS_SERVER).exists():
+        pytest.fail("redis-server is not installed (scripts/system-deps.sh installs it)")
+    workdir = tmp_path / "redis"
+    workdir.mkdir()
+    server = RedisServer(workdir).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def start_processes(
+    tmp_path: Path, redis_server: RedisServer
+) -> Iterator[Callable[[int], list[ProcessServer]]]:
+    """`realtime serve` processes on one database and one Redis; all are stopped at the end."""
+    started: list[ProcessServer] = []
+    env = {
+        "REALTIME_HUB": redis_server.url,
+        "REALTIME_ADMIN_TOKEN": ADMIN,
+        "REALTIME_RATE_LIMIT": "off",
+        "REALTIME_LOG_LEVEL": "warning",
+    }
+
+    def start(count: int) -> list[ProcessServer]:
+        servers = []
+        for _ in range(count):  # one after the other: the first creates the schema
+            n = len(started)
+            server = ProcessServer(tmp_path / "shared.db", env=env, log=tmp_path / f"p{n}.log")
+            started.append(server.start())
+            servers.append(server)
+        return servers
+
+    yield start
+    for server in started:
+        server.stop()
+
+
+@pytest.fixture
+async def http() -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(timeout=10 * UNIT) as client:
+        yield client
+
+
+async def make_article(http: httpx.AsyncClient, server: ProcessServer) -> str:
+    response = await http.put(
+        f"{server.url}/api/articles/{SLUG}",
+        json={"title": "NATO annual report"},
+        headers={"Authorization": f"Bearer {ADMIN}"},
+    )
+    assert response.status_code == 201, response.text
+    return SLUG
+
+
+async def open_readers(servers: list[ProcessServer], per_server: int) -> list[Reader]:
+    urls = [f"{s.ws_url}/ws/articles/{SLUG}" for s in servers for _ in range(per_server)]
+    readers = await asyncio.gather(*(Reader.open(url) for url in urls))
+    for reader in readers:
+        assert (await reader.next())["type"] == "hello"
+    return list(readers)
+
+
+async def post_many(
+    http: httpx.AsyncClient, servers: list[ProcessServer], posters: int, each: int, tag: str
+) -> list[int]:
+    """`posters` tasks on every server post `each` comments; every POST must answer 201."""
+
+    async def poster(server: ProcessServer, worker: int) -> list[int]:
+        client = httpx.AsyncClient(base_url=server.url, timeout=10 * UNIT)
+        ids = []
+        async with client:
+            for n in range(each):
+                response = await post_comment(client, SLUG, body=f"{tag} {worker} #{n}")
+                assert response.status_code == 201, response.text
+                ids.append(response.json()["comment"]["id"])
+        return ids
+
+    tasks = [poster(server, w) for server in servers for w in range(posters)]
+    return sorted(i for ids in await asyncio.gather(*tasks) for i in ids)
+
+
+async def final_count(reader: Reader, expected: int) -> None:
+    """A /ws/counts reader settles on the article's final count."""
+    async with asyncio.timeout(10 * UNIT):
+        while True:
+            event = await reader.next(10)
+            if event.get("counts", {}).get(SLUG) == expected or event.get("count") == expected:
+                if event["type"] in ("counts", "count"):
+                    return
+
+
+def assert_in_order(events: list[dict[str, Any]], posted: list[int]) -> None:
+    ids = [event["comment"]["id"] for event in events]
+    assert ids == posted, f"missing {sorted(set(posted) - set(ids))[:10]}, got {len(ids)}"
+
+
+# ---- several processes through a real Redis ----------------------------------------------------
+
+
+@pytest.mark.redis
+async def test_every_reader_gets_every_comment_once_in_order(
+    start_processes: Callable[[int], list[ProcessServer]], http: httpx.AsyncClient
+) -> None:
+    """Three processes, readers on each, posters on each at once: all comments, in id order."""
+    servers = start_processes(3)
+    await make_article(http, servers[0])
+    readers = await open_readers(servers, per_server=5)
+    counters = await asyncio.gather(
+        *(Reader.open(f"{s.ws_url}/ws/counts?articles={SLUG}") for s in servers)
+    )
+    posted = await post_many(http, servers, posters=4, each=20, tag="concurrent")
+    assert posted == list(range(posted[0], posted[0] + 240))  # contiguous: no id lost
+    for reader in readers:
+        events = await reader.comments(240, timeout=30)
+        assert_in_order(events, posted)
+        assert events[-1]["count"] == 240
+    for counter in counters:
+        await final_count(counter, 240)
+    await asyncio.gather(*(r.close() for r in [*readers, *counters]))
+
+
+@pytest.mark.redis
+async def test_redis_restart_loses_nothing(
+    start_processes: Callable[[int], list[ProcessServer]],
+    redis_server: RedisServer,
+    http: httpx.AsyncClient,
+) -> None:
+    """Redis stops mid-stream: posts still commit, readers stay, and all arrive in order."""
+    servers = start_processes(2)
+    await make_article(http, servers[0])
+    readers = await open_readers(servers, per_server=4)
+    posted = await post_many(http, servers, posters=2, each=10, tag="before")
+    redis_server.stop()
+    posted += await post_many(http, servers, posters=2, each=10, tag="without redis")
+    # Still connected, and already caught up from the database, in place.
+    for reader in readers:
+        assert_in_order(await reader.comments(80, timeout=15), posted)
+    redis_server.start()
+    await asyncio.sleep(1.5 * UNIT)  # the processes resubscribe
+    posted += await post_many(http, servers, posters=2, each=10, tag="after")
+    for reader in readers:
+        more = await reader.comments(40, timeout=15)
+        assert_in_order(more, posted[80:])
+        assert more[-1]["count"] == 120
+    await asyncio.gather(*(r.close() for r in readers))
+
+
+@pytest.mark.redis
+async def test_watchers_across_processes(
+    start_processes: Callable[[int], list[ProcessServer]], http: httpx.AsyncClient
+) -> None:
+    """Readers on two processes each see the total within about two seconds, both ways."""
+    first, second = start_processes(2)
+    await make_article(http, first)
+    a = (await open_readers([first], per_server=1))[0]
+    others = await open_readers([second], per_server=2)
+    assert await watchers(a, 3) and await watchers(others[0], 3)
+    await others[1].close()
+    assert await watchers(a, 2) and await watchers(others[0], 2)
+    await asyncio.gather(a.close(), others[0].close())
+
+
+async def watchers(reader: Reader, expected: int) -> bool:
+    started = time.monotonic()
+    while (await reader.next_of("watchers", timeout=3))["count"] != expected:
+        pass
+    return time.monotonic() - started < 3 * UNIT
+
+
+@pytest.mark.redis
+async def test_serve_workers_share_one_port(
+    tmp_path: Path, redis_server: RedisServer, http: httpx.AsyncClient
+) -> None:
+    """`realtime serve --workers 2`: two processes on one port, one stream in order."""
+    port = free_port()
+    env = {**os.environ, "REALTIME_HUB": redis_server.url, "REALTIME_ADMIN_TOKEN": ADMIN}
+    env["REALTIME_RATE_LIMIT"] = "off"
+    db = tmp_path / "workers.db"
+    command = [sys.executable, "-m", "realtime", "serve", "--db", str(db), "--port", str(port)]
+    with (tmp_path / "workers.log").open("ab") as log:
+        proc = subprocess.Popen(
+            [*command, "--workers", "2"], env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT
+        )
+    server = ProcessServer(db, port=port)
+    try:
+        await wait_healthy(http, server, proc)
+        await make_article(http, server)
+        readers = await open_readers([server], per_server=8)
+        posted = await post_many(http, [server], posters=4, each=10, tag="workers")
+        for reader in readers:
+            assert_in_order(await reader.comments(40, timeout=15), posted)
+        await asyncio.gather(*(r.close() for r in readers))
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=15)
+
+
+async def wait_healthy(
+    http: httpx.AsyncClient, server: ProcessServer, proc: subprocess.Popen[bytes]
+) -> None:
+    deadline = time.monotonic() + 20 * UNIT
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, "serve --workers exited"
+        try:
+            if (await http.get(f"{server.url}/healthz")).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        await asyncio.sleep(0.1)
+    raise AssertionError("serve --workers did not answer /healthz")
+
+
+def test_workers_need_a_network_hub(tmp_path: Path) -> None:
+    """Workers with the in-process hub would each be a separate server: refused at start."""
+    result = subprocess.run(
+        [sys.executable, "-m", "realtime", "serve", "--db", str(tmp_path / "x.db")]
+        + ["--workers", "2"],
+        env={k: v for k, v in os.environ.items() if not k.startswith("REALTIME_")},
+        cwd=ROOT,
+        capture_output=True,
+        timeout=30,
+    )
+    assert result.returncode == 2 and b"redis://" in result.stderr
+
+
+async def test_a_write_waits_for_another_process_write_lock(
+    tmp_path: Path, start_server: Callable[..., ThreadServer]
+) -> None:
+    """BEGIN IMMEDIATE waits (busy_timeout) while another process writes: 201, not 503."""
+    db = tmp_path / "locked.db"
+    server = start_server(db=db)
+    async with httpx.AsyncClient(base_url=server.url, timeout=10 * UNIT) as client:
+        response = await client.put(
+            f"/api/articles/{SLUG}",
+            json={"title": "t"},
+            headers={"Authorization": f"Bearer {ADMIN}"},
+        )
+        assert response.status_code == 201
+        other = sqlite3.connect(db, isolation_level=None)
+        other.execute("BEGIN IMMEDIATE")  # as another process's writer would
+        asyncio.get_running_loop().call_later(1.0, other.execute, "COMMIT")
+        started = time.monotonic()
+        response = await post_comment(client, SLUG)
+        waited = time.monotonic() - started
+        other.close()
+    assert response.status_code == 201, response.text
+    assert waited >= 0.9
+
+
+# ---- the ordering, without Redis -------------------------------------------------------------
+
+
+def comment(comment_id: int) -> Message:
+    return Message.of(b'{"type":"comment"}', comment_id)
+
+
+def other(text: str) -> Message:
+    return Message.of(f'{{"type":"{text}"}}'.encode())
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    total=st.integers(1, 40),
+    origins=st.integers(1, 4),
+    seed=st.integers(0, 2**32 - 1),
+    lost=st.floats(0, 0.5),
+    pending=st.floats(0, 0.3),
+)
+def test_reorder_delivers_every_published_comment_once_in_id_order(
+    total: int, origins: int, seed: int, lost: float, pending: float
+) -> None:
+    """Any interleaving of any processes' streams, with losses and never-published ids."""
+    rng = random.Random(seed)
+    published = [i for i in range(1, total + 1) if rng.random() >= pending]
+    streams: list[list[int]] = [[] for _ in range(origins)]
+    for comment_id in published:
+        streams[rng.randrange(origins)].append(comment_id)
+    delivered: list[int] = []
+    reorder = Reorder(lambda topic, message: delivered.append(message.comment_id or 0), 1)
+    cursors = [0] * origins
+    while any(c < len(s) for c, s in zip(cursors, streams, strict=True)):
+        origin = rng.choice([o for o in range(origins) if cursors[o] < len(streams[o])])
+        comment_id = streams[origin][cursors[origin]]
+        cursors[origin] += 1
+        if rng.random() >= lost:
+            reorder.push("t", comment(comment_id), comment_id)
+        if reorder.blocked and rng.random() < 0.2:  # the gap timer fires now and then
+            first, last = reorder.wanted() or (1, 0)
+            reorder.fill(first, last, {i: [("t", comment(i))] for i in published})
+    reorder.mark(total)  # the catch-up after the last event: everything is committed
+    first, last = reorder.wanted() or (1, 0)
+    reorder.fill(first, last, {i: [("t", comment(i))] for i in published})
+    assert delivered == published
+
+
+def test_reorder_keeps_a_process_events_after_its_comment() -> None:
+    """A count published after comment 3 waits for 3, which waits for 2 from another process."""
+    seen: list[str] = []
+    reorder = Reorder(lambda topic, message: seen.append(f"{topic}:{message.comment_id}"), 1)
+    reorder.push("a", comment(1), 1)
+    reorder.push("a", comment(3), 3)
+    reorder.push("count", other("count"), 3)
+    assert seen == ["a:1"] and reorder.blocked
+    reorder.push("a", comment(2), 2)
+    assert seen == ["a:1", "a:2", "a:3", "count:None"] and not reorder.blocked
+
+
+def test_reorder_late_comment_is_delivered_but_a_filled_one_only_once() -> None:
+    """An id resolved as not published and published later (approved) still goes out."""
+    seen: list[int | None] = []
+    reorder = Reorder(lambda topic, message: seen.append(message.comment_id), 1)
+    reorder.push("a", comment(3), 3)
+    reorder.fill(1, 2, {1: [("a", comment(1))]})  # 2 is pending
+    assert seen == [1, 3]
+    assert reorder.push("a", comment(1), 1) is False  # the filled one, arriving late
+    assert reorder.push("a", comment(2), 2) is True  # approved after all
+    assert seen == [1, 3, 2]
