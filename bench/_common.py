@@ -152,6 +152,36 @@ def stop_py_spy(proc: subprocess.Popen[bytes]) -> None:
     proc.wait(timeout=60)
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process, all its threads, from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+class CpuMeter:
+    """The server's CPU time from `start()` (after the readers connect) to `stop()`.
+
+    On a shared machine wall-clock figures move with everyone else's load; the CPU the server
+    spends per delivery moves much less, so the scripts report it beside them.
+    """
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+        self.used = 0.0
+        self._start: float | None = None
+
+    async def start(self) -> None:
+        self._start = cpu_seconds(self.pid)
+
+    def stop(self) -> float:
+        assert self._start is not None
+        self.used = cpu_seconds(self.pid) - self._start
+        return self.used
+
+    def per_delivery_us(self, deliveries: int) -> float:
+        return self.used / deliveries * 1e6 if deliveries else 0.0
+
+
 def loadtest_args(server: Server, *extra: str) -> list[str]:
     return [
         "--url", server.url, "--ws-url", server.ws_url, "--admin-token", ADMIN,

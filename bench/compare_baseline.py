@@ -16,12 +16,13 @@ import sys
 import tempfile
 from typing import Any
 
-from _common import Server, figures, loadtest_args, machine, run_loadtest, save, today
+from _common import CpuMeter, Server, figures, loadtest_args, machine, run_loadtest, save, today
 
 from realtime.loadtest import Report
 
 
-def one_run(kind: str, readers: int, rate: float, args: argparse.Namespace) -> Report:
+def one_run(kind: str, readers: int, rate: float, args: argparse.Namespace) -> tuple[Report, float]:
+    """One load test on a fresh server; the report and the server's CPU µs per delivery."""
     with tempfile.TemporaryDirectory(prefix="bench-compare-") as tmp:
         server = Server.realtime(tmp) if kind == "realtime" else Server.baseline()
         with server:
@@ -31,9 +32,12 @@ def one_run(kind: str, readers: int, rate: float, args: argparse.Namespace) -> R
                 "--comments", str(args.comments), "--duration", "600",
                 "--procs", str(args.procs), "--drain-timeout", "30",
             )  # fmt: skip
-            report = run_loadtest(argv)
-    print(f"  {kind:8} {figures(report)}", flush=True)
-    return report
+            meter = CpuMeter(server.pid)
+            report = run_loadtest(argv, after_connect=meter.start)
+            meter.stop()
+    cpu = meter.per_delivery_us(report.deliveries.total)
+    print(f"  {kind:8} {figures(report)}; server CPU {cpu:.1f} µs/delivery", flush=True)
+    return report, cpu
 
 
 def ratio(mine: float, theirs: float) -> str:
@@ -53,10 +57,13 @@ def main() -> int:
     for readers in args.readers:
         for label, rate in (("max", 0.0), ("steady", args.steady_rate)):
             print(f"{readers} readers, {args.comments} comments, rate {label} ({rate:g}/s):")
-            base = one_run("baseline", readers, rate, args)
-            mine = one_run("realtime", readers, rate, args)
+            base, base_cpu = one_run("baseline", readers, rate, args)
+            mine, mine_cpu = one_run("realtime", readers, rate, args)
             failed |= not (base.passed and mine.passed)
-            rows.append(summary_row(readers, label, rate, base, mine))
+            row = summary_row(readers, label, rate, base, mine)
+            row["cpu_us"] = [round(base_cpu, 2), round(mine_cpu, 2)]
+            row["cpu_ratio"] = ratio(mine_cpu, base_cpu)
+            rows.append(row)
     print()
     print_table(rows)
     save("compare_baseline", rows)
@@ -81,16 +88,18 @@ def summary_row(
 
 
 def print_table(rows: list[dict[str, Any]]) -> None:
-    print("| readers | rate | deliveries/s baseline | realtime | ratio | p50/p99/max ms baseline "
-          "| realtime | p99 ratio |")  # fmt: skip
-    print("| --- | --- | --- | --- | --- | --- | --- | --- |")
+    print("| readers | rate | deliveries/s baseline | realtime | ratio "
+          "| p50/p99/max ms baseline | realtime | p99 ratio "
+          "| server CPU µs/delivery baseline | realtime | ratio |")  # fmt: skip
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     for row in rows:
         ms_b = " / ".join(f"{v:.1f}" for v in row["baseline_ms"])
         ms_m = " / ".join(f"{v:.1f}" for v in row["realtime_ms"])
         print(
             f"| {row['readers']:,} | {row['rate']} | {row['baseline_per_s']:,.0f} | "
             f"{row['realtime_per_s']:,.0f} | {row['per_s_ratio']} | {ms_b} | {ms_m} | "
-            f"{row['p99_ratio']} |"
+            f"{row['p99_ratio']} | {row['cpu_us'][0]:.1f} | {row['cpu_us'][1]:.1f} | "
+            f"{row['cpu_ratio']} |"
         )
 
 

@@ -18,6 +18,7 @@ import tempfile
 from pathlib import Path
 
 from _common import (
+    CpuMeter,
     Server,
     figures,
     loadtest_args,
@@ -49,19 +50,24 @@ def main() -> int:
             "--duration", "600", "--procs", str(args.procs),
         )  # fmt: skip
         profiler: list[subprocess.Popen[bytes]] = []
+        meter = CpuMeter(server.pid)
 
         async def start_profiler() -> None:
+            await meter.start()
             if args.profile:
                 profiler.append(py_spy(server.pid, args.profile))
                 await asyncio.sleep(1)  # let it attach before the first post
 
         report = run_loadtest(argv, after_connect=start_profiler)
+        meter.stop()
         for proc in profiler:
             stop_py_spy(proc)
     print(f"  {figures(report)}")
     lat = report.deliveries.latency_ms
     print(f"  deliveries/s: {report.deliveries.per_second:,.0f}")
     print(f"  POST to delivery: p50 {lat.p50:.1f} ms, p99 {lat.p99:.1f} ms, max {lat.max:.1f} ms")
+    cpu = meter.per_delivery_us(report.deliveries.total)
+    print(f"  server CPU: {meter.used:.2f} s, {cpu:.1f} µs per delivery")
     print(f"  raw report: {save('fanout', report)}")
     if args.profile:
         print(summarize(Path(args.profile)))
