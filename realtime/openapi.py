@@ -1,0 +1,354 @@
+"""The OpenAPI 3.1 document of the HTTP API, built from the msgspec Structs in `models`.
+
+`OPERATIONS` lists every endpoint of `http.routes` once, with what it takes and what it answers;
+`build_document()` turns that table into the document (schemas from
+`msgspec.json.schema_components`, so the document cannot drift from what the server decodes).
+A test checks that every route is in the table. `openapi_route()` builds and encodes the
+document once, when `create_app` makes the route; each request gets the same bytes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import msgspec
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from realtime import __version__
+from realtime.models import (
+    COUNTS_MAX,
+    PAGE_MAX,
+    SLUG_PATTERN,
+    Article,
+    ArticleIn,
+    ArticleList,
+    Comment,
+    CommentCreated,
+    CommentEdit,
+    CommentIn,
+    CommentPage,
+    Counts,
+    ErrorBody,
+    Health,
+    PendingList,
+)
+
+SCHEMAS = "#/components/schemas/{name}"
+EXAMPLE_SLUG = "nato-annual-report"
+OPTIONAL_SLUG = f"^({SLUG_PATTERN[1:-1]})?$"
+ID_MAX = 2**63 - 1  # SQLite's INTEGER
+
+
+ERROR_MEANINGS = {
+    400: "malformed JSON or invalid UTF-8",
+    401: "no bearer token",
+    403: "admin endpoints disabled, a token that does not grant this, or an article closed to "
+    "new comments",
+    404: "unknown article or comment",
+    409: "a parent that is not there or in another article, or the same comment twice in a row",
+    413: "request body over the configured bound",
+    415: "request body is not application/json",
+    422: "a field or parameter out of bounds (named in `field`)",
+    429: "rate limited (see Retry-After)",
+    503: "the database cannot take the write right now; nothing was written",
+}
+# Every endpoint that reads a JSON body can answer these.
+BODY_ERRORS = (400, 413, 415, 422)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Operation:
+    name: str
+    method: str
+    path: str
+    summary: str
+    response: type[Any] | None
+    ok: tuple[int, ...] = (200,)
+    body: type[Any] | None = None
+    parameters: tuple[str, ...] = ()
+    errors: tuple[int, ...] = ()
+    auth: bool = False
+
+
+PARAMETERS: dict[str, dict[str, Any]] = {
+    "slug": {
+        "name": "slug",
+        "in": "path",
+        "required": True,
+        "schema": {"type": "string", "pattern": SLUG_PATTERN},
+        "example": EXAMPLE_SLUG,
+    },
+    "id": {
+        "name": "id",
+        "in": "path",
+        "required": True,
+        "description": "a comment's id (under /api/admin/pending: a held comment's)",
+        "schema": {"type": "integer", "minimum": 1, "maximum": ID_MAX},
+        "example": 1,
+    },
+    "after": {
+        "name": "after",
+        "in": "query",
+        "description": "only comments with a larger id (the previous page's `next`)",
+        "schema": {"type": "integer", "minimum": 0, "maximum": ID_MAX, "default": 0},
+    },
+    "limit": {
+        "name": "limit",
+        "in": "query",
+        "description": f"page size; outside 1-{PAGE_MAX} the answer is 422, not a clamped page",
+        "schema": {"type": "integer", "minimum": 1, "maximum": PAGE_MAX, "default": 100},
+    },
+    "article": {
+        "name": "article",
+        "in": "query",
+        "description": "only the comments held for this article",
+        "schema": {"type": "string"},
+    },
+    "articles": {
+        "name": "articles",
+        "in": "query",
+        # No maxItems: the server counts distinct slugs, so 201 copies of one slug are fine.
+        "description": f"comma-separated article slugs, at most {COUNTS_MAX} distinct ones"
+        " (more: 422); empty parts are ignored",
+        "style": "form",
+        "explode": False,
+        "schema": {"type": "array", "items": {"type": "string", "pattern": OPTIONAL_SLUG}},
+        "example": [EXAMPLE_SLUG],
+    },
+}
+
+OPERATIONS: tuple[Operation, ...] = (
+    Operation(
+        name="healthz",
+        method="get",
+        path="/healthz",
+        summary="The server and its database answer",
+        response=Health,
+    ),
+    Operation(
+        name="list_articles",
+        method="get",
+        path="/api/articles",
+        summary="All articles, newest first",
+        response=ArticleList,
+    ),
+    Operation(
+        name="get_article",
+        method="get",
+        path="/api/articles/{slug}",
+        summary="One article",
+        response=Article,
+        parameters=("slug",),
+        errors=(404,),
+    ),
+    Operation(
+        name="put_article",
+        method="put",
+        path="/api/articles/{slug}",
+        summary="Create an article (201) or change its title and url (200); admin only",
+        response=Article,
+        ok=(200, 201),
+        body=ArticleIn,
+        parameters=("slug",),
+        errors=(*BODY_ERRORS, 401, 403, 503),
+        auth=True,
+    ),
+    Operation(
+        name="list_comments",
+        method="get",
+        path="/api/articles/{slug}/comments",
+        summary="A page of an article's published comments, ascending id",
+        response=CommentPage,
+        parameters=("slug", "after", "limit"),
+        errors=(404, 422),
+    ),
+    Operation(
+        name="post_comment",
+        method="post",
+        path="/api/articles/{slug}/comments",
+        summary="Post a comment; 201 means it is committed to disk",
+        response=CommentCreated,
+        ok=(201,),
+        body=CommentIn,
+        parameters=("slug",),
+        errors=(*BODY_ERRORS, 403, 404, 409, 429, 503),
+    ),
+    Operation(
+        name="get_comment",
+        method="get",
+        path="/api/comments/{id}",
+        summary="One published comment",
+        response=Comment,
+        parameters=("id",),
+        errors=(404, 422),
+    ),
+    Operation(
+        name="patch_comment",
+        method="patch",
+        path="/api/comments/{id}",
+        summary="Edit a comment (its author token within the edit window, or the admin)",
+        response=Comment,
+        body=CommentEdit,
+        parameters=("id",),
+        errors=(*BODY_ERRORS, 401, 403, 404, 503),
+        auth=True,
+    ),
+    Operation(
+        name="delete_comment",
+        method="delete",
+        path="/api/comments/{id}",
+        summary="Delete a comment (its author token within the edit window, or the admin)",
+        response=None,
+        ok=(204,),
+        parameters=("id",),
+        errors=(401, 403, 404, 422, 503),
+        auth=True,
+    ),
+    Operation(
+        name="counts",
+        method="get",
+        path="/api/counts",
+        summary="Published comment counts of many articles (unknown slugs count 0)",
+        response=Counts,
+        parameters=("articles",),
+        errors=(422,),
+    ),
+    Operation(
+        name="list_pending",
+        method="get",
+        path="/api/admin/pending",
+        summary="Comments held for moderation, oldest first; admin only",
+        response=PendingList,
+        parameters=("article",),
+        errors=(401, 403),
+        auth=True,
+    ),
+    Operation(
+        name="approve_pending",
+        method="post",
+        path="/api/admin/pending/{id}/approve",
+        summary="Publish a held comment (it gets the next public id); admin only",
+        response=Comment,
+        parameters=("id",),
+        errors=(401, 403, 404, 422, 503),
+        auth=True,
+    ),
+    Operation(
+        name="reject_pending",
+        method="post",
+        path="/api/admin/pending/{id}/reject",
+        summary="Drop a held comment; admin only",
+        response=None,
+        ok=(204,),
+        parameters=("id",),
+        errors=(401, 403, 404, 422, 503),
+        auth=True,
+    ),
+    Operation(
+        name="close_article",
+        method="post",
+        path="/api/admin/articles/{slug}/close",
+        summary="Close an article to new comments; admin only",
+        response=Article,
+        parameters=("slug",),
+        errors=(401, 403, 404, 503),
+        auth=True,
+    ),
+    Operation(
+        name="reopen_article",
+        method="post",
+        path="/api/admin/articles/{slug}/reopen",
+        summary="Open a closed article to new comments again; admin only",
+        response=Article,
+        parameters=("slug",),
+        errors=(401, 403, 404, 503),
+        auth=True,
+    ),
+)
+
+
+def build_document(operations: tuple[Operation, ...] = OPERATIONS) -> dict[str, Any]:
+    """The whole document; every error status of an operation answers with `ErrorBody`."""
+    kinds = {kind for op in operations for kind in (op.response, op.body) if kind is not None}
+    ordered = sorted(kinds | {ErrorBody}, key=lambda kind: kind.__name__)
+    _, schemas = msgspec.json.schema_components(ordered, ref_template=SCHEMAS)
+    inbound = {op.body.__name__ for op in operations if op.body is not None}
+    for name, schema in schemas.items():
+        if name not in inbound and "properties" in schema:
+            # The server writes every field (no outbound Struct omits defaults): in a response
+            # `Article.closed` or `ErrorDetail.field` is always there, null or not.
+            schema["required"] = list(schema["properties"])
+    paths: dict[str, dict[str, Any]] = {}
+    for op in operations:
+        paths.setdefault(op.path, {})[op.method] = _operation(op)
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "realtime",
+            "version": __version__,
+            "description": "Live comment threads: the HTTP API (the WebSockets are described in "
+            "API.md). Every error answers with the ErrorBody shape.",
+        },
+        "paths": paths,
+        "components": {
+            "schemas": schemas,
+            "securitySchemes": {
+                "bearer": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "description": "the admin token, or the author token a POST returned",
+                }
+            },
+        },
+    }
+
+
+def _operation(op: Operation) -> dict[str, Any]:
+    doc: dict[str, Any] = {
+        "operationId": op.name,
+        "summary": op.summary,
+        "responses": _responses(op),
+    }
+    if op.parameters:
+        doc["parameters"] = [PARAMETERS[name] for name in op.parameters]
+    if op.body is not None:
+        doc["requestBody"] = {"required": True, "content": _json(op.body)}
+    if op.auth:
+        doc["security"] = [{"bearer": []}]
+    return doc
+
+
+def _responses(op: Operation) -> dict[str, Any]:
+    responses: dict[str, Any] = {}
+    for status in op.ok:
+        success: dict[str, Any] = {"description": "created" if status == 201 else "success"}
+        if op.response is not None:
+            success["content"] = _json(op.response)
+        if op.method == "post" and status == 201:
+            success["headers"] = {
+                "Location": {"description": "the new comment", "schema": {"type": "string"}}
+            }
+        responses[str(status)] = success
+    for status in sorted(set(op.errors)):
+        responses[str(status)] = {
+            "description": ERROR_MEANINGS[status],
+            "content": _json(ErrorBody),
+        }
+    return responses
+
+
+def _json(kind: type[Any]) -> dict[str, Any]:
+    return {"application/json": {"schema": {"$ref": SCHEMAS.format(name=kind.__name__)}}}
+
+
+def openapi_route(path: str = "/openapi.json") -> Route:
+    """`GET /openapi.json`: the document, encoded once here and served as the same bytes."""
+    encoded = msgspec.json.encode(build_document())
+
+    async def openapi_endpoint(request: Request) -> Response:
+        return Response(encoded, media_type="application/json")
+
+    return Route(path, openapi_endpoint, methods=["GET"])
