@@ -1,0 +1,329 @@
+"""Whole-database copies: online backup, export as records, import of records.
+
+- `backup(source, target)`: SQLite's online backup API, one consistent snapshot even while the
+  server commits; written beside the target, checked, then renamed into place.
+- `export_records(source)`: every article, comment and held comment (the moderation queue) as
+  `Record`s, read in one snapshot.
+- `import_records(store, records)`: all of them in one writer job, so all or nothing. Ids are
+  kept, and must lie above every id the database has ever given out (readers resume with
+  `after=ID`, so an id below that would never reach them); articles that already exist are
+  kept as they are. With `renumber=True` (a WordPress import) the ids in the records only tie
+  replies to parents, the database gives new ones, and comments already present (same article,
+  author, time and text) are skipped, so the same file can be imported twice.
+Afterwards every touched article's `count` is recounted from its published comments.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from collections.abc import AsyncIterator, Iterable, Sequence
+from pathlib import Path
+from typing import Any, Literal
+
+import aiosqlite
+import msgspec
+
+from realtime.errors import Conflict, Invalid
+from realtime.models import CommentId, Slug
+from realtime.store.core import Store, _connect
+from realtime.store.schema import migrate
+
+FORMAT_VERSION = 1
+# Imported comments have no author token: only the admin can edit or delete them.
+NO_TOKEN = b""
+
+Status = Literal["published", "pending", "deleted", "rejected"]
+
+
+class _Line(msgspec.Struct, tag_field="type", forbid_unknown_fields=True):
+    """One line of an export: `{"type": ..., ...}`."""
+
+
+class Header(_Line, tag="realtime-export"):
+    """The first line of an export: what the rest of the file is."""
+
+    version: int = FORMAT_VERSION
+
+
+class ArticleRecord(_Line, tag="article"):
+    slug: Slug
+    title: str
+    url: str | None
+    created: str
+    count: int = 0  # informational: an import recounts it from the comments
+    closed: bool = False
+
+
+class CommentRecord(_Line, tag="comment"):
+    id: CommentId
+    article: Slug
+    parent: CommentId | None
+    author: str
+    email: str | None  # private: exported for the operator's own use, never shown
+    avatar: str
+    body: str
+    created: str
+    edited: str | None
+    status: Status
+
+
+class PendingRecord(_Line, tag="pending"):
+    """A comment held for moderation; its id is the queue's, its parent a published comment."""
+
+    id: CommentId
+    article: Slug
+    parent: CommentId | None
+    author: str
+    email: str | None
+    avatar: str
+    body: str
+    created: str
+    reason: str
+
+
+Record = Header | ArticleRecord | CommentRecord | PendingRecord
+AnyComment = CommentRecord | PendingRecord
+
+_ARTICLE_COLUMNS = ", ".join(ArticleRecord.__struct_fields__)
+_COMMENT_COLUMNS = ", ".join(CommentRecord.__struct_fields__)
+_PENDING_COLUMNS = ", ".join(PendingRecord.__struct_fields__)
+
+
+class ImportSummary(msgspec.Struct):
+    articles_created: int = 0
+    comments: int = 0
+    pending: int = 0
+    skipped: int = 0
+
+
+# ---- backup ----------------------------------------------------------------------------------
+
+
+async def backup(source: str | Path, target: str | Path, *, busy_timeout_ms: int = 5000) -> int:
+    """Copy the live database to `target` (replaced atomically); return its comment count."""
+    source, target = Path(source), Path(target)
+    if target.resolve() == source.resolve():
+        raise Invalid("the backup must go to another file than the database", "file")
+    partial = target.with_name(target.name + ".partial")
+    partial.unlink(missing_ok=True)
+    src = await _connect(source, busy_timeout_ms)
+    try:
+        async with aiosqlite.connect(str(partial), isolation_level=None) as dst:
+            await src.backup(dst)  # all pages in one step: one snapshot, never a torn copy
+            await dst.execute("PRAGMA journal_mode = DELETE")  # one self-contained file
+            comments = await _check_copy(dst)
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
+    finally:
+        await src.close()
+    _fsync(partial)
+    os.replace(partial, target)
+    return comments
+
+
+async def _check_copy(conn: aiosqlite.Connection) -> int:
+    async with conn.execute("PRAGMA integrity_check") as cursor:
+        verdict = await cursor.fetchone()
+    if verdict is None or verdict[0] != "ok":
+        raise Invalid(f"the backup copy failed its integrity check: {verdict}", "file")
+    async with conn.execute("SELECT count(*) FROM comments") as cursor:
+        row = await cursor.fetchone()
+    return int(row[0]) if row else 0
+
+
+def _fsync(path: Path) -> None:
+    with path.open("rb+") as handle:
+        os.fsync(handle.fileno())
+
+
+# ---- export ----------------------------------------------------------------------------------
+
+
+async def export_records(
+    source: str | Path, *, busy_timeout_ms: int = 5000
+) -> AsyncIterator[Record]:
+    """Header, articles by slug, comments by id, then held comments: one read transaction."""
+    conn = await _connect(source, busy_timeout_ms)
+    try:
+        await migrate(conn)
+        await conn.execute("BEGIN")  # one snapshot: the comments match the articles
+        yield Header()
+        async with conn.execute(f"SELECT {_ARTICLE_COLUMNS} FROM articles ORDER BY slug") as rows:
+            async for row in rows:
+                yield _article(row)
+        async with conn.execute(f"SELECT {_COMMENT_COLUMNS} FROM comments ORDER BY id") as rows:
+            async for row in rows:
+                yield CommentRecord(*row)
+        async with conn.execute(f"SELECT {_PENDING_COLUMNS} FROM pending ORDER BY id") as rows:
+            async for row in rows:
+                yield PendingRecord(*row)
+        await conn.execute("COMMIT")
+    finally:
+        await conn.close()
+
+
+def _article(row: Any) -> ArticleRecord:
+    slug, title, url, created, count, closed = row
+    return ArticleRecord(slug, title, url, created, count, bool(closed))  # SQLite has no bools
+
+
+# ---- import ----------------------------------------------------------------------------------
+
+
+async def import_records(
+    store: Store, records: Iterable[Record], *, renumber: bool = False
+) -> ImportSummary:
+    """Write every record in one transaction, or raise an `AppError` and write nothing."""
+    records = list(records)
+    articles = [record for record in records if isinstance(record, ArticleRecord)]
+
+    async def work(conn: aiosqlite.Connection) -> ImportSummary:
+        summary = ImportSummary()
+        try:
+            summary.articles_created, slugs = await _insert_articles(conn, articles, renumber)
+            placed = [_placed(r, slugs) for r in records if isinstance(r, AnyComment)]
+            comments = [r for r in placed if isinstance(r, CommentRecord)]
+            pending = [r for r in placed if isinstance(r, PendingRecord)]
+            if renumber:
+                summary.comments, summary.pending, summary.skipped = await _insert_renumbered(
+                    conn, comments, pending
+                )
+            else:
+                _check_parents(comments, pending)
+                summary.comments = await _insert_keeping_ids(conn, "comments", comments)
+                summary.pending = await _insert_keeping_ids(conn, "pending", pending)
+        except sqlite3.IntegrityError as exc:
+            raise Conflict(f"the records do not fit the database: {exc}") from None
+        await _recount(conn, {comment.article for comment in comments})
+        return summary
+
+    return await store.writer.submit(work)
+
+
+async def _insert_articles(
+    conn: aiosqlite.Connection, articles: list[ArticleRecord], by_url: bool
+) -> tuple[int, dict[str, str]]:
+    """Create the articles that are not there yet; with `by_url`, an article with the same url
+    counts as there. Returns how many were created and the slug each record's slug maps to."""
+    created = 0
+    slugs: dict[str, str] = {}
+    for article in articles:
+        found = None
+        if by_url and article.url:
+            found = await _scalar(conn, "SELECT slug FROM articles WHERE url = ?", (article.url,))
+        if found is None:
+            found = article.slug
+            before = conn.total_changes
+            await conn.execute(
+                "INSERT INTO articles (slug, title, url, created, closed) VALUES (?, ?, ?, ?, ?)"
+                " ON CONFLICT (slug) DO NOTHING",
+                (article.slug, article.title, article.url, article.created, int(article.closed)),
+            )
+            created += conn.total_changes - before
+        slugs[article.slug] = found
+    return created, slugs
+
+
+def _placed(record: AnyComment, slugs: dict[str, str]) -> AnyComment:
+    article = slugs.get(record.article, record.article)
+    if article == record.article:
+        return record
+    return msgspec.structs.replace(record, article=article)
+
+
+def _check_parents(comments: list[CommentRecord], pending: list[PendingRecord]) -> None:
+    """Each parent is an earlier comment of the same article in the records."""
+    articles: dict[int, str] = {}
+    records: list[AnyComment] = [*comments, *pending]
+    for record in records:
+        if record.parent is not None and articles.get(record.parent) != record.article:
+            raise Conflict(
+                f"{record.id}: parent {record.parent} is not an earlier comment of the same"
+                " article (nothing was imported)"
+            )
+        if isinstance(record, CommentRecord):
+            articles[record.id] = record.article
+
+
+async def _insert_keeping_ids(
+    conn: aiosqlite.Connection, table: Literal["comments", "pending"], records: Sequence[AnyComment]
+) -> int:
+    if not records:
+        return 0
+    # AUTOINCREMENT keeps the highest id ever committed here (ids are never given out twice).
+    highest = await _scalar(
+        conn, "SELECT coalesce(max(seq), 0) FROM sqlite_sequence WHERE name = ?", (table,)
+    )
+    lowest = min(record.id for record in records)
+    if lowest <= highest:
+        raise Conflict(
+            f"{table} id {lowest} is not above the database's highest id {highest}:"
+            " import into a fresh database (nothing was imported)"
+        )
+    await conn.executemany(
+        _insert(table, type(records[0]).__struct_fields__),
+        [(*msgspec.structs.astuple(record), NO_TOKEN) for record in records],
+    )
+    return len(records)
+
+
+async def _insert_renumbered(
+    conn: aiosqlite.Connection, comments: list[CommentRecord], pending: list[PendingRecord]
+) -> tuple[int, int, int]:
+    """Insert in the records' id order with new ids; parents follow. A parent the records lack,
+    or in another article, is dropped: the reply stands on its own. Returns how many comments
+    and held comments were added, and how many were there already."""
+    new_ids: dict[int, int] = {}
+    articles: dict[int, str] = {}
+    added = {"comments": 0, "pending": 0}
+    skipped = 0
+    ordered: list[AnyComment] = [*sorted(comments, key=_id), *sorted(pending, key=_id)]
+    for record in ordered:
+        table: Literal["comments", "pending"] = (
+            "comments" if isinstance(record, CommentRecord) else "pending"
+        )
+        parent = None
+        if record.parent is not None and articles.get(record.parent) == record.article:
+            parent = new_ids.get(record.parent)
+        existing = await _scalar(
+            conn,
+            f"SELECT id FROM {table} WHERE article = ? AND author = ? AND created = ? AND body = ?",
+            (record.article, record.author, record.created, record.body),
+        )
+        if existing is None:
+            values = msgspec.structs.astuple(msgspec.structs.replace(record, parent=parent))
+            fields = type(record).__struct_fields__[1:]  # without the id
+            existing = await _scalar(
+                conn, _insert(table, fields) + " RETURNING id", (*values[1:], NO_TOKEN)
+            )
+            added[table] += 1
+        else:
+            skipped += 1
+        if table == "comments":
+            new_ids[record.id], articles[record.id] = existing, record.article
+    return added["comments"], added["pending"], skipped
+
+
+def _id(record: AnyComment) -> int:
+    return record.id
+
+
+def _insert(table: str, fields: tuple[str, ...]) -> str:
+    marks = ", ".join("?" * (len(fields) + 1))
+    return f"INSERT INTO {table} ({', '.join(fields)}, token_hash) VALUES ({marks})"
+
+
+async def _recount(conn: aiosqlite.Connection, slugs: set[str]) -> None:
+    await conn.executemany(
+        "UPDATE articles SET count = (SELECT count(*) FROM comments"
+        " WHERE comments.article = articles.slug AND status = 'published') WHERE slug = ?",
+        [(slug,) for slug in sorted(slugs)],
+    )
+
+
+async def _scalar(conn: aiosqlite.Connection, sql: str, params: tuple[Any, ...] = ()) -> Any:
+    async with conn.execute(sql, params) as cursor:
+        row = await cursor.fetchone()
+    return row[0] if row else None
