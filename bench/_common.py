@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import os
 import platform
-import resource
 import shlex
 import signal
 import socket
@@ -26,6 +25,7 @@ import httpx
 
 from realtime.config import Settings
 from realtime.loadtest import Report, measure, parse
+from realtime.loadtest.protocol import raise_file_limit
 from realtime.loadtest.run import Hook
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -38,11 +38,6 @@ def free_port() -> int:
         sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]
         return port
-
-
-def raise_file_limit() -> None:
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 
 
 def server_env() -> dict[str, str]:

@@ -10,7 +10,7 @@ import math
 from html import escape
 
 from realtime.loadtest.histogram import Histogram, bucket_bounds
-from realtime.loadtest.report import Report
+from realtime.loadtest.report import Report, rows
 
 WIDTH, HEIGHT, PAD = 760, 240, 64
 # Timeline charts show at least this many seconds per point, so that they read as a trend.
@@ -25,7 +25,7 @@ text{font-size:11px;fill:#444}
 
 def render(report: Report) -> str:
     verdict = "PASS" if report.passed else "FAIL"
-    rows = "".join(f"<tr><td>{escape(k)}</td><td>{escape(v)}</td></tr>" for k, v in _rows(report))
+    table = "".join(f"<tr><td>{escape(k)}</td><td>{escape(v)}</td></tr>" for k, v in rows(report))
     failures = "".join(f"<li>{escape(line)}</li>" for line in report.failures)
     o = report.options
     return f"""<!doctype html>
@@ -36,7 +36,7 @@ def render(report: Report) -> str:
 {o.rate:g} comments/s ({"as fast as possible" if o.rate == 0 else "total"}), run {report.run_id},
 started {escape(report.started)}.</p>
 <ul>{failures}</ul>
-<table>{rows}</table>
+<table>{table}</table>
 <h2>Latency, post sent to comment received</h2>
 {latency_chart(Histogram.of(report.latency_histogram))}
 <h2>Deliveries per second (from the first event of the run)</h2>
@@ -45,22 +45,6 @@ started {escape(report.started)}.</p>
 {timeline_chart(report.timeline.posts, report.timeline.bin_seconds, "posts/s")}
 </body></html>
 """
-
-
-def _rows(report: Report) -> list[tuple[str, str]]:
-    r, p, d, c = report.readers, report.posts, report.deliveries, report.correctness
-    lat = d.latency_ms
-    return [
-        ("readers", f"{r.connected} connected, {r.failed} failed"),
-        ("connect time", f"p50 {r.connect_ms.p50:.1f} ms, p99 {r.connect_ms.p99:.1f} ms"),
-        ("posts", f"{p.sent} sent, {p.acknowledged} acknowledged, {p.per_second:.1f}/s"),
-        ("HTTP statuses", ", ".join(f"{k}: {n}" for k, n in {**p.statuses, **p.errors}.items())),
-        ("post latency", f"p50 {p.latency_ms.p50:.1f} ms, p99 {p.latency_ms.p99:.1f} ms"),
-        ("deliveries", f"{d.total} of {d.expected} expected, {d.per_second:,.0f}/s"),
-        ("latency", f"p50 {lat.p50:.1f}, p90 {lat.p90:.1f}, p99 {lat.p99:.1f}, "
-                    f"p99.9 {lat.p999:.1f}, max {lat.max:.1f} ms"),
-        ("missing / duplicated / out of order", f"{c.missing} / {c.duplicated} / {c.out_of_order}"),
-    ]  # fmt: skip
 
 
 def _svg(body: str, label: str) -> str:

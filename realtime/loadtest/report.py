@@ -243,6 +243,35 @@ def _kinds(counts: dict[str, int]) -> str:
     return ", ".join(f"{kind} x{n}" for kind, n in sorted(counts.items(), key=lambda kv: -kv[1]))
 
 
+def _ms(p: Percentiles, keys: tuple[str, ...] = ("p50", "p90", "p99", "p999", "max")) -> str:
+    return ", ".join(f"{key} {getattr(p, key):,.1f}" for key in keys) + " ms"
+
+
+def _counts(counts: dict[str, int]) -> str:
+    return ", ".join(f"{key}: {n}" for key, n in sorted(counts.items())) or "-"
+
+
+def rows(report: Report) -> list[tuple[str, str]]:
+    """The summary as (measure, value) text rows, for the terminal table and the HTML page."""
+    r, p, d, c = report.readers, report.posts, report.deliveries, report.correctness
+    failed = f" ({_counts(r.connect_errors)})" if r.failed else ""
+    cpu = [f"{pr.cpu_seconds / pr.wall_seconds:.0%}" for pr in report.processes if pr.wall_seconds]
+    return [
+        ("readers", f"{r.connected} connected, {r.failed} failed{failed}"),
+        ("connect time", _ms(r.connect_ms, ("p50", "p99", "max"))),
+        ("posts", f"{p.sent} sent in {p.seconds:.1f} s ({p.per_second:,.1f}/s)"),
+        ("HTTP statuses", _counts({**p.statuses, **p.errors})),
+        ("post latency", _ms(p.latency_ms, ("p50", "p90", "p99", "max"))),
+        ("deliveries", f"{d.total:,} of {d.expected:,} expected in {d.seconds:.2f} s"),
+        ("deliveries/s", f"{d.per_second:,.0f}"),
+        ("latency (post to reader)", _ms(d.latency_ms)),
+        ("missing", str(c.missing)),
+        ("duplicated", str(c.duplicated)),
+        ("out of order", str(c.out_of_order)),
+        ("reader processes CPU", ", ".join(cpu) or "-"),
+    ]
+
+
 def write_json(report: Report, path: str) -> None:
     data = msgspec.json.format(msgspec.json.encode(report), indent=2) + b"\n"
     if path == "-":
