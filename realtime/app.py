@@ -26,7 +26,6 @@ from realtime.errors import AppError, MethodNotAllowed, NotFound, from_validatio
 from realtime.hub import make_hub
 from realtime.metrics import Metrics, TimingMiddleware
 from realtime.models import ErrorBody, ErrorDetail
-from realtime.openapi import openapi_route
 from realtime.service import CommentService
 from realtime.store import Store
 
@@ -136,7 +135,6 @@ def create_app(settings: Settings) -> Starlette:
 
     routes = [
         *http.routes,
-        openapi_route(),
         *ws.routes,
         client_config(settings),
         Route("/", page("index.html")),
@@ -171,8 +169,12 @@ def create_app(settings: Settings) -> Starlette:
 
 # `realtime serve --workers N`: the parent resolves the settings once and hands them to each worker.
 SETTINGS_ENV = "_REALTIME_SETTINGS"  # not REALTIME_*: `load_settings` refuses unknown keys
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s"
 
 
 def app_from_environ() -> Starlette:
     """The app factory uvicorn's workers call (`realtime.app:app_from_environ`)."""
-    return create_app(msgspec.json.decode(os.environ[SETTINGS_ENV], type=Settings))
+    settings = msgspec.json.decode(os.environ[SETTINGS_ENV], type=Settings)
+    # A spawned worker starts with no logging set up: set it up as `realtime` did in the parent.
+    logging.basicConfig(level=settings.log_level.upper(), format=LOG_FORMAT)
+    return create_app(settings)

@@ -13,8 +13,7 @@ import msgspec
 import uvicorn
 from uvicorn.supervisors import Multiprocess
 
-from realtime import portability
-from realtime.app import SETTINGS_ENV, create_app
+from realtime.app import LOG_FORMAT, SETTINGS_ENV, create_app
 from realtime.config import ConfigError, Settings, load_settings
 from realtime.demo import seed_demo
 from realtime.errors import AppError
@@ -50,8 +49,6 @@ def build_parser() -> argparse.ArgumentParser:
     demo = commands.add_parser("demo", help="add the demo article and comments (once)")
     _shared(demo)
 
-    portability.add_commands(commands, _shared)
-
     # Every argument goes to the load tester's own parser (`realtime loadtest --help`).
     loadtest = commands.add_parser(
         "loadtest", help="load-test a running server", add_help=False, prefix_chars="\0"
@@ -82,18 +79,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"realtime: {exc}", file=sys.stderr)
         return 2
-    logging.basicConfig(
-        level=settings.log_level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s %(message)s",
-    )
+    logging.basicConfig(level=settings.log_level.upper(), format=LOG_FORMAT)
     if args.command == "serve":
         if args.workers < 1 or (args.workers > 1 and settings.hub.startswith("memory://")):
             print("realtime: --workers above 1 needs hub = a redis:// URL", file=sys.stderr)
             return 2
         serve(settings, args.workers)
         return 0
-    if args.command in portability.COMMANDS:
-        return portability.run(args, settings)
     try:
         if args.command == "article":
             asyncio.run(_put_article(settings, args.slug, args.title, args.url))

@@ -86,7 +86,7 @@ class RedisHub(Hub):
         backlog_bytes: int,
         backfill: Backfill,
         *,
-        gap_wait: float = 0.25,
+        gap_wait: float = 0.5,
         beat: float = 0.5,
         beat_ttl: float = 3.0,
     ) -> None:
@@ -129,6 +129,11 @@ class RedisHub(Hub):
             key = self._own_last
         self._outbox.append(_Event(topic, message.text.encode(), message.comment_id, key))
         self._outbox_ready.set()
+        # Delivered here one loop turn later, after the pump (woken first) has written the
+        # envelope to Redis: the other processes' readers do not wait for this fan-out.
+        asyncio.get_running_loop().call_soon(self._deliver_own, topic, message, key)
+
+    def _deliver_own(self, topic: str, message: Message, key: int) -> None:
         self._reorder.push(topic, message, key)
         self._watch_gap()
 
@@ -264,6 +269,7 @@ class RedisHub(Hub):
     async def _fill(self) -> None:
         """One round up to the highest id known now; a gap that opens later waits its turn."""
         try:
+            await asyncio.sleep(0)  # a busy loop may have the missing event read but not taken yet
             wanted = self._reorder.wanted()
             first, last = wanted if wanted is not None else (1, 0)
             for start in range(first, last + 1, FILL_CHUNK):

@@ -210,13 +210,34 @@ async def test_redis_restart_loses_nothing(
     # Still connected, and already caught up from the database, in place.
     for reader in readers:
         assert_in_order(await reader.comments(80, timeout=15), posted)
-    redis_server.start()
-    await asyncio.sleep(1.5 * UNIT)  # the processes resubscribe
+    redis_server.start()  # and post at once, while the processes are still resubscribing
     posted += await post_many(http, servers, posters=2, each=10, tag="after")
     for reader in readers:
         more = await reader.comments(40, timeout=15)
         assert_in_order(more, posted[80:])
         assert more[-1]["count"] == 120
+    await asyncio.gather(*(r.close() for r in readers))
+
+
+@pytest.mark.redis
+async def test_processes_started_without_redis_join_when_it_comes(
+    start_processes: Callable[[int], list[ProcessServer]],
+    redis_server: RedisServer,
+    http: httpx.AsyncClient,
+) -> None:
+    """Redis down at start: the processes serve anyway (from the database), then use Redis."""
+    redis_server.stop()
+    first, second = start_processes(2)
+    await make_article(http, first)
+    readers = await open_readers([first, second], per_server=2)
+    posted = await post_many(http, [first], posters=2, each=5, tag="no redis yet")
+    for reader in readers:
+        assert_in_order(await reader.comments(10, timeout=15), posted)
+    redis_server.start()
+    await asyncio.sleep(1.5 * UNIT)  # subscribed: from now on nothing tails the database
+    posted = await post_many(http, [first], posters=1, each=1, tag="through redis")
+    for reader in readers:
+        assert_in_order(await reader.comments(1, timeout=5), posted)
     await asyncio.gather(*(r.close() for r in readers))
 
 
