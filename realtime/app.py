@@ -26,6 +26,7 @@ from realtime.errors import AppError, MethodNotAllowed, NotFound, from_validatio
 from realtime.hub import make_hub
 from realtime.metrics import Metrics, TimingMiddleware
 from realtime.models import ErrorBody, ErrorDetail
+from realtime.openapi import openapi_route
 from realtime.service import CommentService
 from realtime.store import Store
 
@@ -135,6 +136,7 @@ def create_app(settings: Settings) -> Starlette:
 
     routes = [
         *http.routes,
+        openapi_route(),
         *ws.routes,
         client_config(settings),
         Route("/", page("index.html")),

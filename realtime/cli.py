@@ -13,6 +13,7 @@ import msgspec
 import uvicorn
 from uvicorn.supervisors import Multiprocess
 
+from realtime import portability
 from realtime.app import LOG_FORMAT, SETTINGS_ENV, create_app
 from realtime.config import ConfigError, Settings, load_settings
 from realtime.demo import seed_demo
@@ -48,6 +49,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     demo = commands.add_parser("demo", help="add the demo article and comments (once)")
     _shared(demo)
+
+    portability.add_commands(commands, _shared)
 
     # Every argument goes to the load tester's own parser (`realtime loadtest --help`).
     loadtest = commands.add_parser(
@@ -86,6 +89,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 2
         serve(settings, args.workers)
         return 0
+    if args.command in portability.COMMANDS:
+        return portability.run(args, settings)
     try:
         if args.command == "article":
             asyncio.run(_put_article(settings, args.slug, args.title, args.url))
