@@ -140,6 +140,7 @@ def create_app(settings: Settings) -> Starlette:
         *ws.routes,
         client_config(settings),
         Route("/", page("index.html")),
+        Route("/admin", page("admin.html")),
         Route("/articles/{slug}", page("article.html")),
         Route("/metrics", metrics.endpoint),
         Mount("/static", StaticFiles(directory=files, check_dir=False), name="static"),

@@ -72,6 +72,7 @@ export class CommentForm {
           'optional, will not be published',
         ),
       ),
+      this.honeypot(),
       this.formError,
       h('div', { class: 'rt-form-actions' }, this.submit, this.cancel),
       this.notice,
@@ -79,6 +80,22 @@ export class CommentForm {
     this.closedNote = h('p', { class: 'rt-closed-note', hidden: true, text: 'Comments are closed.' });
     this.fields.author.value = remembered.get('author');
     this.homeSlot = h('div', { class: 'rt-form-home' }, this.element, this.closedNote);
+  }
+
+  /**
+   * A field people never see and bots fill in: off-screen rather than display:none (which
+   * bots learn to skip), out of the tab order, hidden from screen readers, never autofilled.
+   * Its value goes to the server as it is; a filled one holds the comment for a moderator.
+   */
+  honeypot() {
+    const id = uid('rt-website');
+    this.trap = h('input', { id, type: 'text', name: 'website', tabindex: '-1', autocomplete: 'off' });
+    return h(
+      'div',
+      { class: 'rt-hp', 'aria-hidden': 'true' },
+      h('label', { for: id, text: 'Website (leave this empty)' }),
+      this.trap,
+    );
   }
 
   field(name, label, control, hint = null) {
@@ -142,7 +159,7 @@ export class CommentForm {
       this.fields[first].focus();
       return;
     }
-    const fields = { author: values.author.trim(), body: values.body.trim() };
+    const fields = { author: values.author.trim(), body: values.body.trim(), website: this.trap.value };
     if (values.email.trim()) fields.email = values.email.trim();
     if (this.parent !== null) fields.parent = this.parent;
     this.busy(true);

@@ -1,0 +1,215 @@
+// /admin: the moderators' page. The admin token is typed once and kept in sessionStorage (this
+// tab only, gone when it closes), and only after the server has accepted it: /ws/admin answers
+// the token with the queue, or closes with 4403.
+
+import { AdminApi } from './admin-api.js';
+import { Queue } from './admin-queue.js';
+import { AdminSocket } from './admin-socket.js';
+import { ThreadDesk } from './admin-thread.js';
+import { h } from './dom.js';
+
+const KEY = 'realtime:admin-token';
+const STATES = { connecting: 'Connecting…', live: 'Live', reconnecting: 'Reconnecting…', closed: 'Offline' };
+const $ = (id) => document.getElementById(id);
+
+const stored = {
+  get() {
+    try {
+      return sessionStorage.getItem(KEY);
+    } catch {
+      return null;
+    }
+  },
+  set(token) {
+    try {
+      sessionStorage.setItem(KEY, token);
+    } catch {
+      // storage disabled: the token lasts until the page is left
+    }
+  },
+  clear() {
+    try {
+      sessionStorage.removeItem(KEY);
+    } catch {
+      // nothing kept
+    }
+  },
+};
+
+/** Everything that holds the token: the queue socket, the queue and the article panel. */
+class Desk {
+  constructor(token, { onAccepted, onRefused, onUnreachable }) {
+    this.api = new AdminApi(window.location.origin, token);
+    this.token = token;
+    this.accepted = false;
+    this.onAccepted = onAccepted;
+    this.onUnreachable = onUnreachable;
+    this.titles = new Map();
+    this.select = $('article');
+    this.toggle = $('close-toggle');
+    const signOut = () => onRefused('The admin token is no longer accepted. Please sign in again.');
+    this.thread = new ThreadDesk({
+      api: this.api,
+      list: $('thread'),
+      summary: $('thread-summary'),
+      toggle: this.toggle,
+      onAuthError: signOut,
+    });
+    this.queue = new Queue({
+      api: this.api,
+      list: $('queue'),
+      count: $('queue-count'),
+      empty: $('queue-empty'),
+      titleOf: (slug) => this.titles.get(slug) ?? slug,
+      onShowArticle: (slug) => this.choose(slug, { scroll: true }),
+      onAuthError: signOut,
+    });
+    this.socket = new AdminSocket({
+      url: () => this.api.wsUrl('/ws/admin'),
+      token,
+      onEvent: (event) => this.handle(event),
+      onState: (state) => this.showState(state),
+      onRefused: () => onRefused(this.accepted ? 'The admin token is no longer accepted.' : 'That admin token was not accepted.'),
+    });
+  }
+
+  start() {
+    this.socket.start();
+    return this;
+  }
+
+  stop() {
+    this.socket.stop();
+    this.thread.stop();
+  }
+
+  handle(event) {
+    if (!this.accepted) {
+      this.accepted = true;
+      this.onAccepted(this.token);
+      this.loadArticles();
+    }
+    switch (event.type) {
+      case 'queue':
+        this.queue.replaceAll(event.pending);
+        break;
+      case 'pending':
+        this.queue.add(event.comment, { live: true });
+        break;
+      case 'resolved':
+        this.queue.remove(event.id);
+        break;
+      case 'pong':
+        break;
+      default:
+        console.warn('realtime: unknown event', event);
+    }
+  }
+
+  showState(state) {
+    const status = $('status');
+    status.dataset.state = state;
+    status.textContent = STATES[state];
+    if (!this.accepted && state === 'reconnecting') this.onUnreachable();
+  }
+
+  async loadArticles() {
+    let articles;
+    try {
+      ({ articles } = await this.api.articles());
+    } catch (error) {
+      $('thread-summary').textContent = error.message;
+      return;
+    }
+    this.select.replaceChildren();
+    for (const article of articles) this.option(article.slug, article.title);
+    this.queue.retitle();
+    this.select.onchange = () => this.choose(this.select.value);
+    this.toggle.onclick = () => this.thread.toggleClosed();
+    const wanted = decodeURIComponent(window.location.hash.slice(1));
+    const first = this.titles.has(wanted) ? wanted : articles[0]?.slug;
+    if (first) this.choose(first);
+    else $('thread-summary').textContent = 'No articles yet.';
+  }
+
+  option(slug, title) {
+    this.titles.set(slug, title);
+    this.select.append(h('option', { value: slug, text: title }));
+  }
+
+  /** Show an article's published comments (from the menu, or a held comment's article). */
+  choose(slug, { scroll = false } = {}) {
+    if (!this.titles.has(slug)) this.option(slug, slug);
+    this.select.value = slug;
+    history.replaceState(null, '', `#${encodeURIComponent(slug)}`);
+    this.thread.show(slug);
+    if (scroll) $('thread-title').scrollIntoView({ block: 'start' });
+  }
+}
+
+// ---- signing in and out ----------------------------------------------------------------------
+
+const form = $('sign-in-form');
+const input = $('token');
+const error = $('sign-in-error');
+const button = $('sign-in-button');
+let desk = null;
+
+function start(token) {
+  desk?.stop();
+  button.disabled = true;
+  button.textContent = 'Checking…';
+  error.hidden = true;
+  desk = new Desk(token, {
+    onAccepted: (accepted) => {
+      stored.set(accepted);
+      input.value = '';
+      show(true);
+    },
+    onRefused: signOut,
+    onUnreachable: () => say('Could not reach the comment server. Trying again…'),
+  }).start();
+}
+
+function signOut(message = '') {
+  desk?.stop();
+  desk = null;
+  stored.clear();
+  $('queue').replaceChildren();
+  $('thread').replaceChildren();
+  document.title = 'Moderation · Realtime';
+  show(false);
+  button.disabled = false;
+  button.textContent = 'Sign in';
+  if (message) say(message);
+  input.focus();
+}
+
+function say(message) {
+  error.textContent = message;
+  error.hidden = false;
+}
+
+function show(signedIn) {
+  $('sign-in').hidden = signedIn;
+  $('desk').hidden = !signedIn;
+  $('session').hidden = !signedIn;
+}
+
+form.addEventListener('submit', (event) => {
+  event.preventDefault();
+  const token = input.value.trim();
+  if (!token) {
+    say('Please enter the admin token.');
+    input.focus();
+    return;
+  }
+  start(token);
+});
+input.addEventListener('input', () => {
+  error.hidden = true;
+});
+$('sign-out').addEventListener('click', () => signOut());
+
+const kept = stored.get();
+if (kept) start(kept);
