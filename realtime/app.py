@@ -118,7 +118,11 @@ def create_app(settings: Settings) -> Starlette:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        store = await Store.open(settings.db, group_commit_max=settings.group_commit_max)
+        store = await Store.open(
+            settings.db,
+            group_commit_max=settings.group_commit_max,
+            busy_timeout_ms=settings.busy_timeout_ms,
+        )
         hub = make_hub(settings.hub, settings.reader_backlog_bytes, StoreBackfill(store))
         await hub.start()
         service = CommentService(settings, store, hub)
@@ -157,7 +161,7 @@ def create_app(settings: Settings) -> Starlette:
                 allow_headers=["Authorization", "Content-Type"],
                 expose_headers=["Location", "Retry-After"],
                 max_age=600,
-            )
+            ),
         ],
         exception_handlers={
             AppError: on_app_error,
