@@ -94,7 +94,9 @@ async def on_http_exception(request: Request, exc: Exception) -> Response:
     if exc.status_code == 404:
         return error_response(NotFound("no such endpoint"))
     if exc.status_code == 405:
-        return error_response(MethodNotAllowed(f"{request.method} is not allowed here"))
+        response = error_response(MethodNotAllowed(f"{request.method} is not allowed here"))
+        response.headers.update(exc.headers or {})
+        return response
     body = ErrorBody(ErrorDetail(exc.status_code, "http_error", str(exc.detail)))
     return Response(_encode(body), exc.status_code, exc.headers, media_type="application/json")
 

@@ -11,6 +11,7 @@ from starlette.routing import Route
 
 from realtime.errors import BadRequest, Invalid, PayloadTooLarge, UnsupportedMedia, from_validation
 from realtime.models import (
+    ID_MAX,
     ArticleIn,
     ArticleList,
     CommentEdit,
@@ -70,15 +71,18 @@ def int_param(request: Request, name: str, default: int) -> int:
     if raw is None:
         return default
     try:
-        return int(raw)
+        value = int(raw)
     except ValueError:
         raise Invalid(f"{name} must be an integer", name) from None
+    if abs(value) > ID_MAX:
+        raise Invalid(f"{name} is out of range", name)
+    return value
 
 
 def path_id(request: Request) -> int:
     """The `{id}` path parameter as a positive integer."""
     raw = request.path_params["id"]
-    if not raw.isdigit():
+    if not raw.isdigit() or int(raw) > ID_MAX:
         raise Invalid("comment id must be a positive integer", "id")
     return int(raw)
 

@@ -27,7 +27,8 @@ NO_NUL = r"^[^\x00]*$"
 EMAIL_PATTERN = r"^[^@\s\x00]+@[^@\s\x00]+\.[^@\s\x00]+$"
 
 Slug = Annotated[str, Meta(pattern=SLUG_PATTERN)]
-CommentId = Annotated[int, Meta(ge=1)]
+ID_MAX = 2**63 - 1  # the largest SQLite INTEGER
+CommentId = Annotated[int, Meta(ge=1, le=ID_MAX)]
 
 
 class Base(msgspec.Struct, forbid_unknown_fields=True):

@@ -22,7 +22,7 @@ from realtime.server import uvicorn_config
 
 ROOT = Path(__file__).resolve().parent.parent
 # Timeouts in tests are multiples of this unit; raise it on a slow machine.
-UNIT = float(os.environ.get("REALTIME_TEST_UNIT", "1.0"))
+UNIT = float(os.environ.get("TEST_TIME_UNIT", "1.0"))
 
 
 def make_settings(db: Path, **overrides: Any) -> Settings:

@@ -26,7 +26,7 @@ AUTH = {"Authorization": f"Bearer {ADMIN}"}
 
 @pytest.fixture(autouse=True)
 def plain_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The command reads REALTIME_* settings; the tests' own (REALTIME_TEST_UNIT) is not one."""
+    """The command reads REALTIME_* settings from the environment; these tests pass their own."""
     for name in list(os.environ):
         if name.startswith("REALTIME_"):
             monkeypatch.delenv(name)

@@ -114,3 +114,12 @@ async def test_locked_database_is_unavailable_then_recovers(tmp_path: Path) -> N
         assert [c.body for c in await store.comments_after("a", 0, 10)] == ["text"]
     finally:
         await store.close()
+
+
+async def test_unexpected_error_rolls_back_and_writer_goes_on(store: Store) -> None:
+    """A job failing with a non-SQLite error (an id past SQLite's range) leaves no open
+    transaction behind: the next write commits."""
+    with pytest.raises(Unavailable):
+        await store.add_comment(new_comment("a", parent=2**63))
+    posted = await store.add_comment(new_comment("a", "after"))
+    assert posted.count == 1

@@ -95,6 +95,7 @@ class GroupCommitWriter:
                 await self._commit(batch)
             except Exception as exc:  # never let the writer die: fail this group, go on
                 log.exception("group commit failed")
+                await self._rollback()  # else the open transaction blocks every later write
                 self._fail(batch, Unavailable(f"database error: {type(exc).__name__}"))
             finally:
                 for _ in batch:
