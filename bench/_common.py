@@ -215,10 +215,10 @@ def save(name: str, data: Any) -> Path:
 
 
 def figures(report: Report) -> str:
-    d, lat = report.deliveries, report.deliveries.latency_ms
+    d, lat, p = report.deliveries, report.deliveries.latency_ms, report.posts
     ok = "PASS" if report.passed else "FAIL: " + "; ".join(report.failures)
     return (
         f"deliveries {d.total:,}/{d.expected:,} in {d.seconds:.2f} s = {d.per_second:,.0f}/s; "
         f"latency p50 {lat.p50:.1f} ms, p99 {lat.p99:.1f} ms, max {lat.max:.1f} ms; "
-        f"posts {report.posts.per_second:.1f}/s; {ok}"
+        f"posts {p.per_second:.1f}/s, POST p50 {p.latency_ms.p50:.1f} ms; {ok}"
     )

@@ -48,9 +48,12 @@ def summarize(path: Path, top: int = 25) -> str:
     anywhere: Counter[str] = Counter()
     threads: Counter[str] = Counter()
     for frames, n in stacks:
-        threads[thread_of(frames)] += n
-        own[short(frames[-1])] += n
-        for frame in {short(f) for f in frames}:
+        thread = thread_of(frames)
+        threads[thread] += n
+        code = frames[1:] if thread != "all threads" else frames
+        if code:
+            own[short(code[-1])] += n
+        for frame in {short(f) for f in code}:
             anywhere[frame] += n
     lines = [f"{total} samples (idle time excluded) from {path}", "", "threads:"]
     lines += [f"  {n / total:6.1%}  {thread}" for thread, n in threads.most_common()]
