@@ -6,6 +6,7 @@ The ordering itself (`Reorder`) is also tested without Redis, on random interlea
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import random
 import shutil
@@ -155,13 +156,17 @@ async def post_many(
 
 
 async def final_count(reader: Reader, expected: int) -> None:
-    """A /ws/counts reader settles on the article's final count."""
+    """A /ws/counts reader settles on the article's final count, and nothing stale follows."""
     async with asyncio.timeout(10 * UNIT):
         while True:
             event = await reader.next(10)
-            if event.get("counts", {}).get(SLUG) == expected or event.get("count") == expected:
-                if event["type"] in ("counts", "count"):
-                    return
+            counts = event.get("counts", {SLUG: event.get("count")})
+            if event["type"] in ("counts", "count") and counts[SLUG] == expected:
+                break
+    with contextlib.suppress(TimeoutError):
+        while True:
+            event = await reader.next(0.5)
+            assert event.get("count", expected) == expected, f"a stale count after: {event}"
 
 
 def assert_in_order(events: list[dict[str, Any]], posted: list[int]) -> None:
