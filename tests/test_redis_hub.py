@@ -21,11 +21,14 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import msgspec
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from redis.asyncio import Redis
 
 from realtime.hub import Message
+from realtime.redis_hub import RedisHub, channel_prefix
 from realtime.reorder import Reorder
 from tests.conftest import ADMIN, SLUG, post_comment
 from tests.servers import ROOT, UNIT, ProcessServer, ThreadServer, free_port
@@ -346,6 +349,64 @@ async def test_a_write_waits_for_another_process_write_lock(
         other.close()
     assert response.status_code == 201, response.text
     assert waited >= 0.9
+
+
+class FakeBackfill:
+    """A database of published comments: id -> events, as `StoreBackfill` builds them."""
+
+    def __init__(self) -> None:
+        self.rows: dict[int, list[tuple[str, Message]]] = {}
+
+    async def last_id(self) -> int:
+        return max(self.rows, default=0)
+
+    async def published(self, first: int, last: int) -> dict[int, list[tuple[str, Message]]]:
+        return {i: events for i, events in self.rows.items() if first <= i <= last}
+
+
+def wire(origin: str, seq: int, events: list[tuple[str, bytes, int | None, int]]) -> bytes:
+    """An envelope as another process publishes it (origin, sequence, events)."""
+    return msgspec.msgpack.encode([origin, seq, [list(event) for event in events]])
+
+
+@pytest.mark.redis
+async def test_a_lost_event_is_read_back_and_its_late_copy_dropped(
+    redis_server: RedisServer,
+) -> None:
+    """Comment 2 arrives without 1: 1 comes from the database; 1's late copy, count and all, is
+    dropped; a retried envelope is dropped too."""
+    backfill = FakeBackfill()
+    hub = RedisHub(redis_server.url, 1 << 20, backfill, gap_wait=0.1)
+    await hub.start()
+    peer = Redis.from_url(redis_server.url)
+    channel = f"{channel_prefix(redis_server.url)}:events"
+    try:
+        async with hub.subscribe(["article:a", "count:a"]) as reader:
+            backfill.rows[1] = [("article:a", comment(1)), ("count:a", other("count 2 (now)"))]
+            two = [("article:a", b'{"type":"comment"}', 2, 2), ("count:a", b"count 2", None, 2)]
+            await peer.publish(channel, wire("fast", 1, two))
+            got: list[str] = []
+            async with asyncio.timeout(5 * UNIT):
+                while len(got) < 4:
+                    got += [f"{m.comment_id}:{m.text}" for m in await reader.drain()]
+            late = [("article:a", b'{"type":"comment"}', 1, 1), ("count:a", b"count 1", None, 1)]
+            await peer.publish(channel, wire("slow", 1, late))  # 1's own publish, late
+            await peer.publish(channel, wire("fast", 1, two))  # a retried publish
+            await peer.publish(channel, wire("fast", 2, [("count:a", b"count 3", None, 2)]))
+            async with asyncio.timeout(5 * UNIT):
+                while len(got) < 5:
+                    got += [f"{m.comment_id}:{m.text}" for m in await reader.drain()]
+        assert got == [
+            '1:{"type":"comment"}',
+            'None:{"type":"count 2 (now)"}',
+            '2:{"type":"comment"}',
+            "None:count 2",
+            "None:count 3",
+        ]
+        assert hub.stats.published == 5  # the late comment 1 was dropped in the hub already
+    finally:
+        await peer.aclose()
+        await hub.close()
 
 
 # ---- the ordering, without Redis -------------------------------------------------------------
