@@ -102,6 +102,22 @@ def test_reuses_existing_articles(server: ThreadServer, tmp_path: Path) -> None:
     assert article_count(server, "loadtest-1") == 10
 
 
+def test_body_bytes_pads_the_comments(server: ThreadServer, tmp_path: Path) -> None:
+    """--body-bytes: each body is that long, and its send-time marker still times the delivery."""
+    code, report = loadtest(
+        server, tmp_path, "--readers", "5", "--rate", "0", "--comments", "4",
+        "--body-bytes", "3000", "--article-prefix", "padded",
+    )  # fmt: skip
+    assert code == 0, report["failures"]
+    assert_consistent(report, 5)
+    assert report["deliveries"]["total"] == 20
+    listed = httpx.get(f"{server.url}/api/articles/padded-1/comments").json()["comments"]
+    assert len(listed) == 4
+    for comment in listed:
+        assert len(comment["body"]) == 3000
+        assert sent_at(comment["body"], report["run_id"]) is not None
+
+
 def test_refused_posts_fail_the_run(
     start_server: Callable[..., ThreadServer], tmp_path: Path
 ) -> None:
@@ -134,6 +150,7 @@ def run_cli(*argv: str) -> subprocess.CompletedProcess[str]:
         (["--url", "http://h", "--readers", "0"], "--readers must be at least 1"),
         (["--url", "http://h", "--readers", "ten"], "invalid int value: 'ten'"),
         (["--url", "http://h", "--rate", "-1"], "--rate must be 0"),
+        (["--url", "http://h", "--body-bytes", "-1"], "--body-bytes must not be negative"),
         (["--url", "http://h", "--readers", "2", "--procs", "3"], "--procs must not exceed"),
         (["--url", "http://h", "--article-prefix", "Bad Slug"], "--article-prefix must be a slug"),
         (["--url", "http://h", "--ws-url", "http://h"], "--ws-url must be a URL like ws://"),

@@ -46,6 +46,7 @@ class Options(msgspec.Struct, frozen=True, kw_only=True):
     rate: float = 50.0
     duration: float = 30.0
     comments: int | None = None
+    body_bytes: int = 0
     procs: int = 1
     admin_token: str | None = None
     article_prefix: str = "loadtest"
@@ -82,6 +83,8 @@ def build_parser() -> argparse.ArgumentParser:
     add("--rate", type=float, default=50.0, help="comments/s in all; 0 = as fast as possible")
     add("--duration", type=float, default=30.0, help="seconds of posting (default 30)")
     add("--comments", type=int, help="stop posting after this many comments")
+    add("--body-bytes", type=int, default=0,
+        help="pad each comment body to this many characters (default: no padding)")  # fmt: skip
     add("--procs", type=int, default=1, help="processes the readers are spread over (default 1)")
     add("--admin-token", default=os.environ.get("REALTIME_ADMIN_TOKEN") or None,
         help="creates the articles (default: $REALTIME_ADMIN_TOKEN)")  # fmt: skip
@@ -129,6 +132,7 @@ def _check(options: Options) -> None:
         (options.rate >= 0, "--rate must be 0 (as fast as possible) or more"),
         (options.duration > 0, "--duration must be more than 0 seconds"),
         (options.comments is None or options.comments >= 1, "--comments must be at least 1"),
+        (options.body_bytes >= 0, "--body-bytes must not be negative"),
         (1 <= options.procs <= 64, "--procs must be between 1 and 64"),
         (options.procs <= options.readers, "--procs must not exceed --readers"),
         (options.connect_timeout > 0, "--connect-timeout must be more than 0"),

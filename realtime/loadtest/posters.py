@@ -24,6 +24,13 @@ _created = msgspec.json.Decoder(CommentCreated).decode
 HEADERS = {"content-type": "application/json"}
 
 
+def pad(chars: int) -> str:
+    """`chars` characters of filler text ending in a blank line; nothing when `chars` < 2."""
+    if chars < 2:
+        return ""
+    return ("lorem ipsum " * (chars // 12 + 1))[: chars - 2] + "\n\n"
+
+
 class PostStats:
     def __init__(self, slugs: list[str], t_base: float, bin_seconds: float) -> None:
         self.t_base = t_base
@@ -59,8 +66,10 @@ class Posters:
         slugs: list[str],
         run_id: str,
         stats: PostStats,
+        body_bytes: int = 0,
     ) -> None:
         self.client = client
+        self.body_bytes = body_bytes
         self.slugs = slugs
         self.run_id = run_id
         self.stats = stats
@@ -96,9 +105,9 @@ class Posters:
     async def post(self, slug: str, number: int, poster: int) -> None:
         sent = time.time()
         text = f"Load test comment {number + 1} from poster {poster + 1}.\n\n"
-        body = _encode(
-            CommentIn(author=f"loadtest-{poster + 1}", body=text + marker(self.run_id, sent))
-        )
+        tail = marker(self.run_id, sent)  # stays last: readers find the send time at the end
+        text += pad(self.body_bytes - len(text) - len(tail))
+        body = _encode(CommentIn(author=f"loadtest-{poster + 1}", body=text + tail))
         self.stats.sending(sent)
         started = time.perf_counter()
         try:

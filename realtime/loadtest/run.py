@@ -248,7 +248,7 @@ async def post(state: RunState, client: httpx.AsyncClient) -> None:
     options = state.options
     state.phase = "posting"
     state.posting_started = time.monotonic()
-    posters = Posters(client, options.slugs, state.run_id, state.posts)
+    posters = Posters(client, options.slugs, state.run_id, state.posts, options.body_bytes)
     await posters.run(options.posters, options.rate, options.duration, options.comments)
     state.posting_ended = time.monotonic()
 
