@@ -2,17 +2,17 @@
 
 Policy, plainly: `publish` never waits. Each event is encoded and framed once by the publisher and
 the same bytes go to every subscriber of the topic. Every subscriber's unsent bytes are bounded; a
-subscriber that passes the bound is marked `overflowed`, takes nothing more, and its owner closes
-it (WebSocket 1013). A slow reader therefore costs the others nothing: there is no backpressure
+subscriber that passes the bound is marked `overflowed`, takes nothing more, and is closed
+(WebSocket 1013). Inside `batch()` (one group commit) each subscriber gets all of its events as
+one write. A slow reader therefore costs the others nothing: there is no backpressure
 from any subscriber onto the publisher.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections import deque
-from collections.abc import AsyncIterator, Iterable
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -42,11 +42,15 @@ class Message:
 
 
 class Sink(Protocol):
-    """A socket that takes a frame without waiting (see `realtime.server.DirectSocket`)."""
+    """A socket that takes frames without waiting (see `realtime.server.DirectSocket`)."""
 
-    def write(self, frame: bytes) -> None: ...
+    def write(self, data: bytes) -> int:
+        """Queue `data` for sending; return the bytes still unsent after it."""
+        ...
 
-    def unsent_bytes(self) -> int: ...
+
+class Overflowed(Exception):
+    """The subscriber's unsent bytes passed the bound."""
 
 
 class Subscriber:
@@ -55,42 +59,64 @@ class Subscriber:
     While the reader is being greeted and replayed, events wait in the backlog. `attach` flushes
     the backlog to the sink and from then on `offer` writes each event as it is published. In both
     modes, comment events with an id at or below `seen` are dropped (the replay sent them), and
-    once the unsent bytes pass the bound the subscriber is `overflowed` and takes nothing more.
+    once the unsent bytes pass the bound the subscriber is `overflowed`, takes nothing more, and
+    `on_overflow` is called once. Kept small (slots, no Event until one is awaited): a process
+    holds tens of thousands of these.
     """
+
+    __slots__ = (
+        "_limit",
+        "_backlog",
+        "_bytes",
+        "_wakeup",
+        "_sink",
+        "_seen",
+        "overflowed",
+        "on_overflow",
+    )
 
     def __init__(self, limit_bytes: int) -> None:
         self._limit = limit_bytes
-        self._backlog: deque[Message] = deque()
+        self._backlog: list[Message] = []
         self._bytes = 0
-        self._wakeup = asyncio.Event()
+        self._wakeup: asyncio.Event | None = None
         self._sink: Sink | None = None
         self._seen = 0
-        self.overflowed = asyncio.Event()
-
-    @property
-    def backlog_bytes(self) -> int:
-        return self._bytes if self._sink is None else self._sink.unsent_bytes()
+        self.overflowed = False
+        self.on_overflow: Callable[[], None] | None = None
 
     def resume_after(self, seen: int) -> None:
         self._seen = seen
 
     def offer(self, message: Message) -> None:
-        if self.overflowed.is_set():
+        if self.overflowed:
             return
         if self._sink is not None:
-            self._write(self._sink, message)
+            if self._fresh(message) and self._sink.write(message.frame) > self._limit:
+                self._overflow()
             return
         self._backlog.append(message)
         self._bytes += message.size
         if self._bytes > self._limit:
-            self.overflowed.set()
-        self._wakeup.set()
+            self._overflow()
+        elif self._wakeup is not None:
+            self._wakeup.set()
+
+    def offer_many(self, messages: list[Message]) -> None:
+        """Several events at once: with a sink, one write of the joined frames."""
+        if self._sink is None or self.overflowed:
+            for message in messages:
+                self.offer(message)
+            return
+        frames = [message.frame for message in messages if self._fresh(message)]
+        if frames and self._sink.write(b"".join(frames)) > self._limit:
+            self._overflow()
 
     def attach(self, sink: Sink) -> None:
-        backlog, self._backlog, self._bytes = self._backlog, deque(), 0
+        backlog, self._backlog, self._bytes = self._backlog, [], 0
         self._sink = sink
-        for message in backlog:
-            self._write(sink, message)
+        if backlog:
+            self.offer_many(backlog)
 
     def _fresh(self, message: Message) -> bool:
         if message.comment_id is None:
@@ -100,20 +126,27 @@ class Subscriber:
         self._seen = message.comment_id
         return True
 
-    def _write(self, sink: Sink, message: Message) -> None:
-        if self._fresh(message):
-            sink.write(message.frame)
-            if sink.unsent_bytes() > self._limit:
-                self.overflowed.set()
+    def _overflow(self) -> None:
+        self.overflowed = True
+        self._backlog = []
+        if self._wakeup is not None:
+            self._wakeup.set()
+        if self.on_overflow is not None:
+            self.on_overflow()
 
     async def drain(self) -> list[Message]:
-        """Without a sink: wait for at least one message, then take every fresh one waiting."""
+        """Without a sink: wait for at least one message, then take every fresh one waiting.
+        Raises `Overflowed` once the backlog has passed the bound."""
         while True:
-            while not self._backlog:
+            while not self._backlog and not self.overflowed:
+                if self._wakeup is None:
+                    self._wakeup = asyncio.Event()
                 self._wakeup.clear()
                 await self._wakeup.wait()
+            if self.overflowed:
+                raise Overflowed
             batch = [message for message in self._backlog if self._fresh(message)]
-            self._backlog.clear()
+            self._backlog = []
             self._bytes = 0
             if batch:
                 return batch
@@ -134,6 +167,7 @@ class Hub:
         self.stats = HubStats()
         self._topics: dict[str, set[Subscriber]] = {}
         self._changed: set[str] = set()
+        self._held: list[tuple[str, Message]] | None = None
 
     @asynccontextmanager
     async def subscribe(self, topics: Iterable[str]) -> AsyncIterator[Subscriber]:
@@ -157,8 +191,38 @@ class Hub:
         subscribers = self._topics.get(topic, ())
         self.stats.published += 1
         self.stats.deliveries += len(subscribers)
+        if self._held is not None:
+            self._held.append((topic, message))
+            return
         for subscriber in subscribers:
             subscriber.offer(message)
+
+    @contextmanager
+    def batch(self) -> Iterator[None]:
+        """Hold what is published inside, then give each subscriber all of its events at once:
+        one socket write per reader per group commit instead of one per comment."""
+        if self._held is not None:
+            yield
+            return
+        self._held = []
+        try:
+            yield
+        finally:
+            held, self._held = self._held, None
+            self._deliver(held)
+
+    def _deliver(self, held: list[tuple[str, Message]]) -> None:
+        if len(held) == 1:
+            topic, message = held[0]
+            for subscriber in self._topics.get(topic, ()):
+                subscriber.offer(message)
+            return
+        per_subscriber: dict[Subscriber, list[Message]] = {}
+        for topic, message in held:
+            for subscriber in self._topics.get(topic, ()):
+                per_subscriber.setdefault(subscriber, []).append(message)
+        for subscriber, messages in per_subscriber.items():
+            subscriber.offer_many(messages)
 
     def announce(self, topic: str, message: Message) -> None:
         """Deliver to this process's readers only: for what each process works out for itself

@@ -21,34 +21,36 @@ from realtime.ws import DIRECT_EXTENSION
 
 
 class DirectSocket:
-    """Non-blocking writes to one WebSocket connection's transport."""
+    """Non-blocking writes to one WebSocket connection's transport (on the fan-out hot path:
+    one call per reader per publish, so it does as little as it can)."""
+
+    __slots__ = ("_protocol", "_transport")
 
     def __init__(self, protocol: DirectWebSocketProtocol) -> None:
         self._protocol = protocol
+        self._transport = protocol.transport
 
-    @property
-    def open(self) -> bool:
-        protocol = self._protocol
-        return not (protocol.close_sent or protocol.disconnected or protocol.transport.is_closing())
-
-    def write(self, frame: bytes) -> None:
-        if self.open:
-            self._protocol.transport.write(frame)
-
-    def unsent_bytes(self) -> int:
-        size: int = self._protocol.transport.get_write_buffer_size()
+    def write(self, data: bytes) -> int:
+        """Queue `data`; return the bytes the transport still holds unsent."""
+        transport = self._transport
+        if self._protocol.close_sent or transport.is_closing():
+            return 0
+        transport.write(data)
+        size: int = transport.get_write_buffer_size()
         return size
 
     def close(self, code: int, reason: str) -> None:
         """Queue a close frame behind whatever is unsent; drop the link if it never drains."""
         protocol = self._protocol
-        if not self.open:
+        if protocol.close_sent or self._transport.is_closing():
             return
         protocol.conn.send_close(code, reason)
-        protocol.transport.write(b"".join(protocol.conn.data_to_send()))
+        self._transport.write(b"".join(protocol.conn.data_to_send()))
         protocol.close_sent = True
+        # As uvicorn's own ASGI close does: the app's receive() now ends the connection.
+        protocol.queue.put_nowait({"type": "websocket.disconnect", "code": code, "reason": reason})
         protocol.close_timer = protocol.loop.call_later(
-            protocol.close_timeout, protocol.transport.close
+            protocol.close_timeout, self._transport.close
         )
 
 

@@ -85,6 +85,7 @@ class CommentService:
         per_client = settings.max_readers_per_client if settings.rate_limit == "on" else None
         self.sockets = SocketCounter(settings.max_readers, per_client)
         self.moderation = Moderation(settings, store, hub, self._publish_posted)
+        store.writer.settle_scope = hub.batch
 
     # ---- articles ----------------------------------------------------------------------------
 

@@ -11,14 +11,14 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
-from typing import Any, Protocol
+from typing import Protocol
 
 import msgspec
 from starlette import status
 from starlette.routing import WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from realtime.hub import Message, Sink, Subscriber
+from realtime.hub import HubStats, Message, Overflowed, Sink, Subscriber
 from realtime.models import (
     COUNTS_MAX,
     Auth,
@@ -191,43 +191,51 @@ async def _serve(websocket: WebSocket, subscriber: Subscriber, seen: int) -> Non
     """Deliver live events until the client leaves, breaks the rules, or falls behind."""
     subscriber.resume_after(seen)
     direct: DirectClose | None = websocket.scope.get("extensions", {}).get(DIRECT_EXTENSION)
-    tasks = {
-        asyncio.create_task(_receive_loop(websocket, subscriber), name="receive"),
-        asyncio.create_task(subscriber.overflowed.wait(), name="overflow"),
-    }
+    stats: HubStats = websocket.app.state.service.hub.stats
     if direct is not None:
-        subscriber.attach(direct)  # from now on the hub writes this reader's frames itself
+        await _serve_direct(websocket, subscriber, direct, stats)
     else:
-        tasks.add(asyncio.create_task(_send_loop(websocket, subscriber), name="send"))
+        await _serve_portable(websocket, subscriber, stats)
+
+
+async def _serve_direct(
+    websocket: WebSocket, subscriber: Subscriber, direct: DirectClose, stats: HubStats
+) -> None:
+    """The hub writes this reader's frames itself; this task only listens to the client."""
+
+    def too_slow() -> None:
+        stats.slow_readers_closed += 1
+        log.info("closing a slow reader: unsent backlog over the bound")
+        direct.close(status.WS_1013_TRY_AGAIN_LATER, "reader too slow")  # queued, never waits
+
+    subscriber.on_overflow = too_slow
+    subscriber.attach(direct)
     try:
-        done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+        await _receive_loop(websocket, subscriber)
+    except ClientError as error:
+        direct.close(error.code, error.reason)
+
+
+async def _serve_portable(websocket: WebSocket, subscriber: Subscriber, stats: HubStats) -> None:
+    """For ASGI servers without the direct extension: a sender task drains the backlog."""
+    sender = asyncio.create_task(_send_loop(websocket, subscriber))
+    receiver = asyncio.create_task(_receive_loop(websocket, subscriber))
+    try:
+        await asyncio.wait({sender, receiver}, return_when=asyncio.FIRST_COMPLETED)
     finally:
-        for task in tasks:
+        for task in (sender, receiver):
             task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-    code, reason = _close_reason(done)
-    if code is None:
-        return
-    if code == status.WS_1013_TRY_AGAIN_LATER:
-        websocket.app.state.service.hub.stats.slow_readers_closed += 1
-    if direct is not None:
-        direct.close(code, reason)  # queued behind the backlog, never waits
-        return
-    # A stuck socket may never take the close frame; the server drops it after the timeout.
-    with contextlib.suppress(Exception):
-        await asyncio.wait_for(websocket.close(code, reason), CLOSE_TIMEOUT)
-
-
-def _close_reason(done: set[asyncio.Task[Any]]) -> tuple[int | None, str]:
-    for task in done:
-        if task.get_name() == "overflow":
-            log.info("closing a slow reader: unsent backlog over the bound")
-            return status.WS_1013_TRY_AGAIN_LATER, "reader too slow"
-        if task.get_name() == "receive" and not task.cancelled():
-            error = task.exception()
-            if isinstance(error, ClientError):
-                return error.code, error.reason
-    return None, ""
+        outcomes = await asyncio.gather(sender, receiver, return_exceptions=True)
+    code, reason = None, ""
+    if isinstance(outcomes[0], Overflowed):
+        stats.slow_readers_closed += 1
+        code, reason = status.WS_1013_TRY_AGAIN_LATER, "reader too slow"
+    elif isinstance(outcomes[1], ClientError):
+        code, reason = outcomes[1].code, outcomes[1].reason
+    if code is not None:
+        # A stuck socket may never take the close frame; the server drops it after the timeout.
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(websocket.close(code, reason), CLOSE_TIMEOUT)
 
 
 async def _send_loop(websocket: WebSocket, subscriber: Subscriber) -> None:

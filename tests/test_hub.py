@@ -14,10 +14,8 @@ class CollectingSink:
         self.frames: list[bytes] = []
         self.unsent = unsent
 
-    def write(self, frame: bytes) -> None:
-        self.frames.append(frame)
-
-    def unsent_bytes(self) -> int:
+    def write(self, data: bytes) -> int:
+        self.frames.append(data)
         return self.unsent
 
 
@@ -41,7 +39,7 @@ async def test_overflow_marks_only_the_slow_subscriber() -> None:
         for n in range(10):
             hub.publish("t", Message.of(b'{"n":"' + b"x" * 20 + str(n).encode() + b'"}'))
             await fast.drain()
-        assert slow.overflowed.is_set() and not fast.overflowed.is_set()
+        assert slow.overflowed and not fast.overflowed
 
 
 async def test_resume_drops_ids_already_sent() -> None:
@@ -68,7 +66,7 @@ async def test_attached_sink_gets_backlog_then_live_frames() -> None:
         assert [frame[2:] for frame in sink.frames] == [b'{"c":1}', b'{"c":2}']
         sink.unsent = 5000
         hub.publish("t", Message.of(b'{"c":3}', 3))
-        assert subscriber.overflowed.is_set()
+        assert subscriber.overflowed
         hub.publish("t", Message.of(b'{"c":4}', 4))
         assert len(sink.frames) == 3
 
@@ -81,3 +79,24 @@ async def test_changed_topics_for_watchers() -> None:
         assert hub.take_changed() == set()
     assert hub.take_changed() == {"a"}
     await asyncio.sleep(0)
+
+
+async def test_batch_gives_each_reader_one_write() -> None:
+    """Events published in one batch reach each attached reader as one joined write, in order."""
+    hub = Hub(1 << 20)
+    sinks = [CollectingSink(), CollectingSink()]
+    async with hub.subscribe(["a", "count"]) as both, hub.subscribe(["a"]) as thread_only:
+        for subscriber, sink in zip((both, thread_only), sinks, strict=True):
+            subscriber.attach(sink)
+        with hub.batch():
+            hub.publish("a", Message.of(b'{"c":1}', 1))
+            hub.publish("count", Message.of(b'{"n":1}'))
+            hub.publish("a", Message.of(b'{"c":2}', 2))
+            assert sinks[0].frames == []  # held until the batch ends
+        first = Message.of(b'{"c":1}', 1).frame
+        count = Message.of(b'{"n":1}').frame
+        second = Message.of(b'{"c":2}', 2).frame
+        assert sinks[0].frames == [first + count + second]
+        assert sinks[1].frames == [first + second]
+        hub.publish("a", Message.of(b'{"c":3}', 3))  # outside a batch: written at once
+        assert len(sinks[1].frames) == 2

@@ -16,6 +16,7 @@ import logging
 import sqlite3
 import time
 from collections.abc import Awaitable, Callable
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
@@ -61,6 +62,9 @@ class GroupCommitWriter:
         self._queue: asyncio.Queue[_Job[Any]] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
         self.stats = CommitStats()
+        # Wraps the publishing of one group (the hub's `batch`), so readers get a group's events
+        # in one write each.
+        self.settle_scope: Callable[[], AbstractContextManager[object]] = nullcontext
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="group-commit")
@@ -117,8 +121,9 @@ class GroupCommitWriter:
             self._fail(batch, _unavailable(exc))
             return
         self.stats.record(time.perf_counter() - started, len(batch))
-        for job in batch:
-            self._settle(job)
+        with self.settle_scope():
+            for job in batch:
+                self._settle(job)
 
     async def _run_job(self, job: _Job[Any]) -> None:
         await self._conn.execute("SAVEPOINT job")
