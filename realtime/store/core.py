@@ -101,12 +101,10 @@ class Store:
         return next(self._next_reader)
 
     async def _one(self, sql: str, params: tuple[Any, ...] = ()) -> Any:
-        async with self._reader().execute(sql, params) as cursor:
-            return await cursor.fetchone()
+        return await moderation.fetch_one(self._reader(), sql, params)
 
     async def _all(self, sql: str, params: tuple[Any, ...] = ()) -> list[Any]:
-        async with self._reader().execute(sql, params) as cursor:
-            return list(await cursor.fetchall())
+        return list(await self._reader().execute_fetchall(sql, params))
 
     async def _meta(self, key: str) -> str:
         row = await self._one("SELECT value FROM meta WHERE key = ?", (key,))
@@ -167,14 +165,13 @@ class Store:
     async def put_article(self, slug: str, data: ArticleIn, created: str) -> tuple[Article, bool]:
         async def work(conn: aiosqlite.Connection) -> tuple[Article, bool]:
             existed = await _scalar(conn, "SELECT 1 FROM articles WHERE slug = ?", (slug,))
-            cursor = await conn.execute(
+            row = await moderation.fetch_one(
+                conn,
                 "INSERT INTO articles (slug, title, url, created) VALUES (?, ?, ?, ?)"
                 " ON CONFLICT (slug) DO UPDATE SET title = excluded.title, url = excluded.url"
                 f" RETURNING {_ARTICLE_COLUMNS}",
                 (slug, data.title, data.url, created),
             )
-            row = await cursor.fetchone()
-            await cursor.close()
             assert row is not None  # an upsert always returns its row
             return moderation.article_from(row), existed is None
 
@@ -184,16 +181,17 @@ class Store:
         self, new: NewComment, on_commit: OnCommit[Posted] | None = None
     ) -> Posted:
         async def work(conn: aiosqlite.Connection) -> Posted:
-            await moderation.check_open(conn, new.article)
-            if new.parent is not None:
-                await moderation.check_parent(conn, new.parent, new.article)
             count = await _scalar(
                 conn,
-                "UPDATE articles SET count = count + 1 WHERE slug = ? RETURNING count",
+                "UPDATE articles SET count = count + 1 WHERE slug = ? AND NOT closed"
+                " RETURNING count",
                 (new.article,),
             )
             if count is None:
+                await moderation.check_open(conn, new.article)  # raises: unknown, or closed
                 raise NotFound(f"no article {new.article!r}")
+            if new.parent is not None:
+                await moderation.check_parent(conn, new.parent, new.article)
             comment_id = await _scalar(
                 conn,
                 "INSERT INTO comments (article, parent, author, email, avatar, body, created,"
@@ -227,13 +225,12 @@ class Store:
         self, comment_id: int, body: str, edited: str, on_commit: OnCommit[Comment] | None = None
     ) -> Comment:
         async def work(conn: aiosqlite.Connection) -> Comment:
-            cursor = await conn.execute(
+            row = await moderation.fetch_one(
+                conn,
                 "UPDATE comments SET body = ?, edited = ? WHERE id = ? AND status = 'published'"
                 f" RETURNING {_COMMENT_COLUMNS}",
                 (body, edited, comment_id),
             )
-            row = await cursor.fetchone()
-            await cursor.close()
             if row is None:
                 raise NotFound(f"no comment {comment_id}")
             return Comment(*row)
@@ -307,9 +304,7 @@ class Store:
 
 
 async def _scalar(conn: aiosqlite.Connection, sql: str, params: tuple[Any, ...]) -> Any:
-    cursor = await conn.execute(sql, params)
-    row = await cursor.fetchone()
-    await cursor.close()
+    row = await moderation.fetch_one(conn, sql, params)
     return row[0] if row else None
 
 

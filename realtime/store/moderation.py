@@ -23,10 +23,10 @@ def article_from(row: Any) -> Article:
 
 
 async def fetch_one(conn: aiosqlite.Connection, sql: str, params: tuple[Any, ...]) -> Any:
-    cursor = await conn.execute(sql, params)
-    row = await cursor.fetchone()
-    await cursor.close()
-    return row
+    """The first row, or None. `execute_fetchall` is one trip to the connection's thread where
+    execute, fetchone and close are three: it matters on the writer, where every trip counts."""
+    rows = await conn.execute_fetchall(sql, params)
+    return next(iter(rows), None)
 
 
 async def check_parent(conn: aiosqlite.Connection, parent: int, article: str) -> None:
@@ -90,10 +90,9 @@ async def approve(conn: aiosqlite.Connection, pending_id: int) -> tuple[Comment,
 
 
 async def reject(conn: aiosqlite.Connection, pending_id: int) -> None:
-    cursor = await conn.execute("DELETE FROM pending WHERE id = ?", (pending_id,))
-    if cursor.rowcount != 1:
+    row = await fetch_one(conn, "DELETE FROM pending WHERE id = ? RETURNING id", (pending_id,))
+    if row is None:
         raise NotFound(f"no held comment {pending_id}")
-    await cursor.close()
 
 
 async def set_closed(conn: aiosqlite.Connection, slug: str, closed: bool) -> Article:
