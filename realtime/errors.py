@@ -103,7 +103,7 @@ class Unavailable(AppError):
 
 
 _AT_PATH = re.compile(r" - at `\$\.?([^`]*)`$")
-_NAMED_FIELD = re.compile(r"(?:unknown|missing required) field `([^`]*)`")
+_NAMED_FIELD = re.compile(r"(?:unknown|missing required) field `(.*)`$", re.DOTALL)
 
 
 def from_validation(exc: msgspec.ValidationError) -> Invalid:

@@ -28,7 +28,8 @@ _ARTICLE_COLUMNS = moderation.ARTICLE_COLUMNS
 
 
 class NewComment(msgspec.Struct, frozen=True, kw_only=True):
-    """A comment the service has checked and is about to store (never sent to anyone)."""
+    """A comment the service has checked and is about to store (never sent to anyone).
+    Its fields, in order, are the columns `moderation.NEW_COLUMNS`."""
 
     article: str
     parent: int | None
@@ -194,18 +195,9 @@ class Store:
                 await moderation.check_parent(conn, new.parent, new.article)
             comment_id = await _scalar(
                 conn,
-                "INSERT INTO comments (article, parent, author, email, avatar, body, created,"
-                " token_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
-                (
-                    new.article,
-                    new.parent,
-                    new.author,
-                    new.email,
-                    new.avatar,
-                    new.body,
-                    new.created,
-                    new.token_hash,
-                ),
+                f"INSERT INTO comments ({moderation.NEW_COLUMNS})"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+                msgspec.structs.astuple(new),
             )
             comment = Comment(
                 comment_id,

@@ -8,11 +8,14 @@ from __future__ import annotations
 from typing import Any
 
 import aiosqlite
+import msgspec
 
 from realtime.errors import Conflict, Forbidden, NotFound
 from realtime.models import Article, Comment, PendingComment
 
 PENDING_COLUMNS = "id, article, parent, author, avatar, body, created, reason"
+# The columns of a new comment, in the order of `NewComment`'s fields.
+NEW_COLUMNS = "article, parent, author, email, avatar, body, created, token_hash"
 ARTICLE_COLUMNS = "slug, title, url, created, count, closed"
 
 
@@ -54,19 +57,9 @@ async def hold(conn: aiosqlite.Connection, new: Any, reason: str) -> PendingComm
         await check_parent(conn, new.parent, new.article)
     row = await fetch_one(
         conn,
-        "INSERT INTO pending (article, parent, author, email, avatar, body, created, token_hash,"
-        f" reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING {PENDING_COLUMNS}",
-        (
-            new.article,
-            new.parent,
-            new.author,
-            new.email,
-            new.avatar,
-            new.body,
-            new.created,
-            new.token_hash,
-            reason,
-        ),
+        f"INSERT INTO pending ({NEW_COLUMNS}, reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+        f" RETURNING {PENDING_COLUMNS}",
+        (*msgspec.structs.astuple(new), reason),
     )
     return PendingComment(*row)
 
