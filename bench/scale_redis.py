@@ -11,7 +11,7 @@
 Everything runs on 127.0.0.1: a redis-server on a free port, the servers, the load tester.
 
     python bench/scale_redis.py [--readers 10000] [--rate 100] [--duration 20] [--procs 2]
-                                [--hop-readers 1000] [--hop-rate 50]
+                                [--hop-readers 1000] [--hop-rate 50] [--only fan-out|hop]
 """
 
 from __future__ import annotations
@@ -127,15 +127,17 @@ def redis_hop(args: argparse.Namespace) -> dict[str, Report]:
 
 def summary(fan: dict[str, Report], hop: dict[str, Report]) -> None:
     print("\nsummary")
-    for name, report in fan.items():
+    for name, report in [*fan.items(), *hop.items()]:
         lat, verdict = report.deliveries.latency_ms, "ok" if report.passed else "FAIL"
         print(
             f"  {name:24} {report.deliveries.per_second:>10,.0f} deliveries/s"
             f"   p50 {lat.p50:8.1f} ms   p99 {lat.p99:8.1f} ms   {verdict}"
         )
-    one, two = fan["one process"].deliveries, fan["two processes + Redis"].deliveries
-    if one.per_second:
+    if fan:
+        one, two = fan["one process"].deliveries, fan["two processes + Redis"].deliveries
         print(f"  scaling factor (deliveries/s, two / one): {two.per_second / one.per_second:.2f}x")
+    if not hop:
+        return
     near = hop["same process"].deliveries.latency_ms
     far = hop["through Redis"].deliveries.latency_ms
     print(
@@ -153,10 +155,11 @@ def main() -> int:
     parser.add_argument("--procs", type=int, default=2, help="load-tester reader processes")
     parser.add_argument("--hop-readers", type=int, default=1000)
     parser.add_argument("--hop-rate", type=float, default=50)
+    parser.add_argument("--only", choices=["fan-out", "hop"], help="run one of the two parts")
     args = parser.parse_args()
     print(f"bench/scale_redis.py on {machine()}, {today()}", flush=True)
-    fan = fan_out(args)
-    hop = redis_hop(args)
+    fan = fan_out(args) if args.only != "hop" else {}
+    hop = redis_hop(args) if args.only != "fan-out" else {}
     summary(fan, hop)
     print(f"  raw reports: {save('scale_redis', {'fan_out': fan, 'redis_hop': hop})}")
     return 0 if all(r.passed for r in [*fan.values(), *hop.values()]) else 1
