@@ -109,6 +109,7 @@ class RedisHub(Hub):
         self._reorder = Reorder(super().publish, 1)
         self._own_last = 0  # the last comment id this process published
         self._outbox: list[_Event] = []
+        self._own: list[tuple[str, Message, int]] = []  # published here, not yet delivered here
         self._outbox_ready = asyncio.Event()
         self._unannounced = 0  # the highest key whose publish was lost
         self.linked = asyncio.Event()  # set while subscribed to Redis
@@ -131,10 +132,15 @@ class RedisHub(Hub):
         self._outbox_ready.set()
         # Delivered here one loop turn later, after the pump (woken first) has written the
         # envelope to Redis: the other processes' readers do not wait for this fan-out.
-        asyncio.get_running_loop().call_soon(self._deliver_own, topic, message, key)
+        if not self._own:
+            asyncio.get_running_loop().call_soon(self._deliver_own)
+        self._own.append((topic, message, key))
 
-    def _deliver_own(self, topic: str, message: Message, key: int) -> None:
-        self._reorder.push(topic, message, key)
+    def _deliver_own(self) -> None:
+        own, self._own = self._own, []
+        with self.batch():  # what one group commit published: one write per reader
+            for topic, message, key in own:
+                self._reorder.push(topic, message, key)
         self._watch_gap()
 
     def announce(self, topic: str, message: Message) -> None:
@@ -234,15 +240,19 @@ class RedisHub(Hub):
             return  # published twice (a retry whose first try went through)
         self._last_seq[envelope.origin] = envelope.seq
         duplicates: dict[int, str] = {}
-        for event in envelope.events:
-            if not event.topic:
-                self._reorder.mark(event.key)
-                continue
-            if event.comment_id is None and duplicates.get(event.key, event.topic) != event.topic:
-                continue  # the count that came with a comment already read back, with its count
-            message = Message.of(event.payload, event.comment_id)
-            if not self._reorder.push(event.topic, message, event.key):
-                duplicates[event.key] = event.topic
+        with self.batch():  # one envelope is one group commit elsewhere: one write per reader
+            for event in envelope.events:
+                if not event.topic:
+                    self._reorder.mark(event.key)
+                    continue
+                if (
+                    event.comment_id is None
+                    and duplicates.get(event.key, event.topic) != event.topic
+                ):
+                    continue  # the count that came with a comment already read back
+                message = Message.of(event.payload, event.comment_id)
+                if not self._reorder.push(event.topic, message, event.key):
+                    duplicates[event.key] = event.topic
         self._watch_gap()
 
     # ---- gaps: wait a little, then read the missing ids back from the database ---------------
@@ -278,7 +288,8 @@ class RedisHub(Hub):
                 log.info(
                     "read back ids %d-%d from the database: %d published", start, end, len(found)
                 )
-                self._reorder.fill(start, end, found)
+                with self.batch():
+                    self._reorder.fill(start, end, found)
         except Exception:
             log.exception("reading missed events back from the database failed; will retry")
         finally:
@@ -288,10 +299,12 @@ class RedisHub(Hub):
     async def _catch_up(self) -> None:
         """Everything committed so far that this process has not released: read it back now."""
         try:
-            self._reorder.mark(await self._backfill.last_id())
+            last = await self._backfill.last_id()
         except Exception:
             log.exception("could not read the last comment id; will retry")
             return
+        with self.batch():
+            self._reorder.mark(last)
         if self._reorder.blocked and self._filling is None:
             self._filling = asyncio.create_task(self._fill(), name="redis-hub-fill")
 
