@@ -101,6 +101,14 @@ async def bodies(page: Page, selector: str = ".rt-comment") -> list[str]:
     return texts
 
 
+async def comment_ids(page: Page) -> list[int]:
+    """The ids of the comments shown, in page order."""
+    ids: list[str] = await page.eval_on_selector_all(
+        ".rt-comment", "nodes => nodes.map(n => n.dataset.id)"
+    )
+    return [int(i) for i in ids]
+
+
 async def heading(page: Page) -> str:
     return await page.locator(".rt-heading").inner_text()
 

@@ -16,6 +16,7 @@ from tests.browser import (
     Problems,
     bodies,
     chromium,
+    comment_ids,
     open_page,
     open_thread,
     post_through_form,
@@ -109,13 +110,6 @@ async def approve(site: Site, pending_id: int) -> int:
     assert response.status_code == 200, response.text
     comment_id: int = response.json()["id"]
     return comment_id
-
-
-async def comment_ids(page: Page) -> list[int]:
-    ids: list[str] = await page.eval_on_selector_all(
-        ".rt-comment", "nodes => nodes.map(n => n.dataset.id)"
-    )
-    return [int(i) for i in ids]
 
 
 # ---- the queue -------------------------------------------------------------------------------

@@ -22,6 +22,7 @@ from tests.browser import (
     StaticSite,
     bodies,
     chromium,
+    comment_ids,
     embed_page,
     heading,
     open_page,
@@ -124,13 +125,6 @@ async def site(make_site: Callable[..., Any]) -> Site:
 
 def comment(page: Page, comment_id: int) -> Any:
     return page.locator(f"#comment-{comment_id}")
-
-
-async def comment_ids(page: Page) -> list[int]:
-    ids: list[str] = await page.eval_on_selector_all(
-        ".rt-comment", "nodes => nodes.map(n => n.dataset.id)"
-    )
-    return [int(i) for i in ids]
 
 
 # ---- two readers ---------------------------------------------------------------------------
