@@ -53,12 +53,13 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     max_readers: Positive = 20_000
     max_readers_per_client: Positive = 50
     frame_ancestors: list[str] = msgspec.field(default_factory=list)
+    trusted_proxies: list[str] = msgspec.field(default_factory=list)
     busy_timeout_ms: Annotated[int, Meta(ge=0)] = 5000
     log_level: Literal["critical", "error", "warning", "info", "debug"] = "info"
 
 
 _FIELDS = set(Settings.__struct_fields__)
-_LIST_FIELDS = {"allowed_origins", "frame_ancestors"}
+_LIST_FIELDS = {"allowed_origins", "frame_ancestors", "trusted_proxies"}
 
 
 def load_settings(

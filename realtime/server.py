@@ -92,7 +92,10 @@ def uvicorn_config(app: Any, settings: Settings, **overrides: Any) -> uvicorn.Co
         "ws_per_message_deflate": False,
         "log_level": settings.log_level,
         "log_config": None,
-        "proxy_headers": False,
+        # Behind a proxy every client would share its address (and its rate limit): believe
+        # X-Forwarded-For from the configured proxies only.
+        "proxy_headers": bool(settings.trusted_proxies),
+        "forwarded_allow_ips": ",".join(settings.trusted_proxies) or None,
         "lifespan": "on",
         # SIGTERM: stop accepting, let in-flight requests (and their commits) finish, then stop.
         "timeout_graceful_shutdown": 10,

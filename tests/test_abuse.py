@@ -106,3 +106,24 @@ async def test_page_security_headers(start_server: Any) -> None:
             assert "frame-ancestors 'self' https://news.example" in csp
             assert headers["x-content-type-options"] == "nosniff"
             assert headers["referrer-policy"] == "strict-origin-when-cross-origin"
+
+
+async def test_trusted_proxy_forwards_the_client_address(start_server: Any) -> None:
+    """Behind a trusted proxy, X-Forwarded-For tells clients apart; otherwise it is ignored."""
+
+    async def post_as(http: httpx.AsyncClient, address: str, body: str) -> httpx.Response:
+        return await http.post(
+            "/api/articles/a/comments",
+            json={"author": "K", "body": body},
+            headers={"X-Forwarded-For": address},
+        )
+
+    async with limited(start_server, trusted_proxies=["127.0.0.1"]) as (_, http):
+        for client in ("203.0.113.1", "203.0.113.2"):
+            for n in range(3):
+                assert (await post_as(http, client, f"{client} {n}")).status_code == 201
+        assert_error(await post_as(http, "203.0.113.1", "fourth"), 429)
+    async with limited(start_server) as (_, http):
+        for n in range(3):
+            assert (await post_as(http, f"198.51.100.{n}", f"n{n}")).status_code == 201
+        assert_error(await post_as(http, "198.51.100.9", "n3"), 429)
