@@ -1,8 +1,9 @@
-"""WebSocket endpoints: one article's live thread, and live counts for many articles.
+"""WebSocket endpoints: one article's live thread, live counts for many articles, moderators' queue.
 
-Each connection has two tasks: a sender that drains the reader's hub backlog onto the socket, and
-a receiver that answers pings and enforces the client-message rules. Only the sender writes
-(pongs go through the backlog too), so frames never interleave.
+Under `realtime.server` (uvicorn with the direct extension) a connection has one task, its
+receiver, which answers pings and enforces the client-message rules; the hub writes the reader's
+frames itself, synchronously, so frames never interleave. Under another ASGI server a sender task
+drains the reader's backlog instead. Pongs go through the subscriber in both cases.
 """
 
 from __future__ import annotations
