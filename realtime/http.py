@@ -21,7 +21,7 @@ from realtime.models import (
     PendingList,
 )
 from realtime.moderation import Moderation
-from realtime.service import CommentService
+from realtime.service import CommentService, slug_list
 
 T = TypeVar("T")
 _encode = msgspec.json.Encoder().encode
@@ -142,8 +142,7 @@ async def delete_comment(request: Request) -> Response:
 
 
 async def counts(request: Request) -> Response:
-    raw = request.query_params.get("articles", "")
-    slugs = list(dict.fromkeys(part for part in raw.split(",") if part))
+    slugs = slug_list(request.query_params.get("articles", ""))
     return json_response(Counts(await service(request).counts(slugs)))
 
 

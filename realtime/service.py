@@ -67,6 +67,17 @@ def is_slug(text: str) -> bool:
     return _slug_re.fullmatch(text) is not None
 
 
+def slug_list(raw: str) -> list[str]:
+    """`a,b,c` (as in `?articles=`) as distinct slugs, at most COUNTS_MAX, all well formed."""
+    slugs = list(dict.fromkeys(part for part in raw.split(",") if part))
+    if len(slugs) > COUNTS_MAX:
+        raise Invalid(f"at most {COUNTS_MAX} articles per request", "articles")
+    bad = next((slug for slug in slugs if not is_slug(slug)), None)
+    if bad is not None:
+        raise Invalid(f"{bad[:40]!r} is not an article slug", "articles")
+    return slugs
+
+
 def hash_token(token: str) -> bytes:
     return hashlib.sha256(token.encode()).digest()
 
@@ -114,11 +125,6 @@ class CommentService:
         return await self.store.list_articles()
 
     async def counts(self, slugs: list[str]) -> dict[str, int]:
-        if len(slugs) > COUNTS_MAX:
-            raise Invalid(f"at most {COUNTS_MAX} articles per request", "articles")
-        bad = next((slug for slug in slugs if not is_slug(slug)), None)
-        if bad is not None:
-            raise Invalid(f"{bad[:40]!r} is not an article slug", "articles")
         return await self.store.counts(slugs) if slugs else {}
 
     # ---- comments: reading -------------------------------------------------------------------

@@ -19,9 +19,9 @@ from starlette import status
 from starlette.routing import WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
+from realtime.errors import Invalid
 from realtime.hub import HubStats, Message, Overflowed, Sink, Subscriber
 from realtime.models import (
-    COUNTS_MAX,
     Auth,
     CommentEvent,
     CountsSnapshot,
@@ -31,7 +31,7 @@ from realtime.models import (
     QueueSnapshot,
 )
 from realtime.moderation import ADMIN_TOPIC
-from realtime.service import CommentService, article_topic, count_topic, is_slug
+from realtime.service import CommentService, article_topic, count_topic, is_slug, slug_list
 
 log = logging.getLogger("realtime.ws")
 WS_4404_UNKNOWN_ARTICLE = 4404
@@ -151,14 +151,13 @@ async def counts_stream(websocket: WebSocket) -> None:
     async with _admitted(websocket) as svc:
         if svc is None:
             return
-        raw = websocket.query_params.get("articles", "")
-        slugs = list(dict.fromkeys(part for part in raw.split(",") if part))
-        if len(slugs) > COUNTS_MAX or not all(is_slug(slug) for slug in slugs):
-            reason = "articles must be up to 200 slugs"
-            await websocket.close(status.WS_1008_POLICY_VIOLATION, reason)
+        try:
+            slugs = slug_list(websocket.query_params.get("articles", ""))
+        except Invalid as error:
+            await websocket.close(status.WS_1008_POLICY_VIOLATION, error.message)
             return
         async with svc.hub.subscribe(count_topic(slug) for slug in slugs) as subscriber:
-            counts = await svc.store.counts(slugs) if slugs else {}
+            counts = await svc.counts(slugs)
             await websocket.send_text(_encode(CountsSnapshot(counts=counts)).decode())
             await _serve(websocket, subscriber, 0)
 

@@ -237,3 +237,11 @@ async def test_slow_reader_is_closed_and_others_unaffected(
         assert codes == [1013]
         assert server.service.hub.stats.slow_readers_closed == 1
         await fast.close()
+
+
+async def test_counts_stream_refuses_bad_slug_lists(server: ThreadServer) -> None:
+    """/ws/counts closes with 1008 on a malformed slug or more than 200 of them."""
+    many = ",".join(f"s{n}" for n in range(201))
+    for query in ("Not_A_Slug", many):
+        reader = await Reader.open(f"{server.ws_url}/ws/counts?articles={query}")
+        assert await reader.close_code() == 1008
