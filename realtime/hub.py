@@ -35,10 +35,11 @@ class Message:
     size: int
     comment_id: int | None
     frame: bytes
+    rev: int | None = None  # set on edit and delete events (the change number)
 
     @classmethod
-    def of(cls, payload: bytes, comment_id: int | None = None) -> Message:
-        return cls(payload.decode(), len(payload), comment_id, text_frame(payload))
+    def of(cls, payload: bytes, comment_id: int | None = None, rev: int | None = None) -> Message:
+        return cls(payload.decode(), len(payload), comment_id, text_frame(payload), rev)
 
 
 class Sink(Protocol):
@@ -71,6 +72,7 @@ class Subscriber:
         "_wakeup",
         "_sink",
         "_seen",
+        "_seen_rev",
         "overflowed",
         "on_overflow",
     )
@@ -82,11 +84,14 @@ class Subscriber:
         self._wakeup: asyncio.Event | None = None
         self._sink: Sink | None = None
         self._seen = 0
+        self._seen_rev = 0
         self.overflowed = False
         self.on_overflow: Callable[[], None] | None = None
 
-    def resume_after(self, seen: int) -> None:
+    def resume_after(self, seen: int, seen_rev: int = 0) -> None:
+        """Drop comment events up to id `seen` and changes up to `seen_rev`: already sent."""
         self._seen = seen
+        self._seen_rev = seen_rev
 
     def offer(self, message: Message) -> None:
         if self.overflowed:
@@ -119,6 +124,8 @@ class Subscriber:
             self.offer_many(backlog)
 
     def _fresh(self, message: Message) -> bool:
+        if message.rev is not None:
+            return message.rev > self._seen_rev
         if message.comment_id is None:
             return True
         if message.comment_id <= self._seen:

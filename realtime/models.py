@@ -115,6 +115,9 @@ class CommentPage(msgspec.Struct):
     count: int
     comments: list[Comment]
     next: int | None
+    # The newest edit or deletion when this page was read: a client opens its live thread with
+    # ?after=<last id>&rev=<this> to be sent what changed since (an addition to API.md).
+    rev: int = 0
 
 
 class Counts(msgspec.Struct):
@@ -149,6 +152,7 @@ class Hello(Event, frozen=True, tag="hello"):
     last: int | None
     watchers: int
     closed: bool = False
+    rev: int = 0  # the newest edit or deletion so far: resume with ?after=…&rev=… (an addition)
 
 
 class CommentEvent(Event, frozen=True, tag="comment"):
@@ -158,11 +162,13 @@ class CommentEvent(Event, frozen=True, tag="comment"):
 
 class EditEvent(Event, frozen=True, tag="edit"):
     comment: Comment
+    rev: int = 0
 
 
 class DeleteEvent(Event, frozen=True, tag="delete"):
     id: int
     count: int
+    rev: int = 0
 
 
 class WatchersEvent(Event, frozen=True, tag="watchers"):

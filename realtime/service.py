@@ -39,7 +39,7 @@ from realtime.models import (
     WatchersEvent,
 )
 from realtime.moderation import Moderation
-from realtime.store import NewComment, Posted, Removed, Store
+from realtime.store import Edited, NewComment, Posted, Removed, Store
 
 log = logging.getLogger("realtime.events")
 _encode = msgspec.json.Encoder().encode
@@ -135,10 +135,11 @@ class CommentService:
         if after < 0:
             raise Invalid("after must be a comment id (0 or more)", "after")
         article = await self.article(slug)
+        rev = await self.store.last_rev(slug)  # before the rows: changes after it are newer
         rows = await self.store.comments_after(slug, after, limit + 1)
         more = len(rows) > limit
         comments = rows[:limit]
-        return CommentPage(slug, article.count, comments, comments[-1].id if more else None)
+        return CommentPage(slug, article.count, comments, comments[-1].id if more else None, rev)
 
     async def comment(self, comment_id: int) -> Comment:
         found = await self.store.get_comment(comment_id)
@@ -205,8 +206,8 @@ class CommentService:
         edited = await self.store.edit_comment(
             comment_id, body, timestamp(self.clock()), on_commit=self._publish_edited
         )
-        log.info("comment edited id=%d article=%s", comment_id, edited.article)
-        return edited
+        log.info("comment edited id=%d article=%s", comment_id, edited.comment.article)
+        return edited.comment
 
     async def delete(self, comment_id: int, bearer: str | None) -> None:
         await self._authorize(comment_id, bearer)
@@ -265,14 +266,13 @@ class CommentService:
         self.hub.publish(article_topic(slug), Message.of(event, posted.comment.id))
         self._publish_count(slug, posted.count)
 
-    def _publish_edited(self, comment: Comment) -> None:
-        self.hub.publish(
-            article_topic(comment.article), Message.of(_encode(EditEvent(comment=comment)))
-        )
+    def _publish_edited(self, edited: Edited) -> None:
+        event = _encode(EditEvent(comment=edited.comment, rev=edited.rev))
+        self.hub.publish(article_topic(edited.comment.article), Message.of(event, rev=edited.rev))
 
     def _publish_removed(self, removed: Removed) -> None:
-        event = _encode(DeleteEvent(id=removed.id, count=removed.count))
-        self.hub.publish(article_topic(removed.article), Message.of(event))
+        event = _encode(DeleteEvent(id=removed.id, count=removed.count, rev=removed.rev))
+        self.hub.publish(article_topic(removed.article), Message.of(event, rev=removed.rev))
         self._publish_count(removed.article, removed.count)
 
     def _publish_count(self, slug: str, count: int) -> None:

@@ -25,6 +25,8 @@ from realtime.models import (
     Auth,
     CommentEvent,
     CountsSnapshot,
+    DeleteEvent,
+    EditEvent,
     Hello,
     Ping,
     Pong,
@@ -105,14 +107,17 @@ async def _article(websocket: WebSocket, svc: CommentService) -> None:
     if article is None:
         await websocket.close(WS_4404_UNKNOWN_ARTICLE, "unknown article")
         return
-    after = _after_param(websocket)
-    if after is None and "after" in websocket.query_params:
-        await websocket.close(status.WS_1008_POLICY_VIOLATION, "after must be a comment id")
+    try:
+        after, since = _query_number(websocket, "after"), _query_number(websocket, "rev")
+    except ValueError as bad:
+        await websocket.close(status.WS_1008_POLICY_VIOLATION, f"{bad} must be an integer >= 0")
         return
     topic = article_topic(slug)
     async with svc.hub.subscribe([topic]) as subscriber:
         # Subscribed first, then read: anything committed from here on is in the backlog, and
-        # anything the reads below already include is dropped from it by id.
+        # anything the reads below already include is dropped from it by id (comments) or by
+        # change number (edits and deletions, when they are replayed).
+        rev = await svc.store.last_rev(slug)
         last = await svc.store.last_comment_id(slug)
         hello = Hello(
             article=slug,
@@ -120,16 +125,27 @@ async def _article(websocket: WebSocket, svc: CommentService) -> None:
             last=last,
             watchers=svc.hub.subscribers(topic),
             closed=article.closed,
+            rev=rev,
         )
         await websocket.send_text(_encode(hello).decode())
-        seen = await _replay(websocket, svc, slug, after) if after is not None else (last or 0)
-        await _serve(websocket, subscriber, seen)
+        if after is None:
+            await _serve(websocket, subscriber, last or 0, 0)
+            return
+        seen = await _replay(websocket, svc, slug, after)
+        if since is None:
+            await _serve(websocket, subscriber, seen, 0)
+            return
+        await _replay_changes(websocket, svc, slug, (since, rev), after)
+        await _serve(websocket, subscriber, seen, rev)
 
 
-def _after_param(websocket: WebSocket) -> int | None:
-    raw = websocket.query_params.get("after")
-    if raw is None or not raw.isdigit() or len(raw) > 18:
+def _query_number(websocket: WebSocket, name: str) -> int | None:
+    """A non-negative integer query parameter, None when absent; ValueError(name) if malformed."""
+    raw = websocket.query_params.get(name)
+    if raw is None:
         return None
+    if not raw.isdigit() or len(raw) > 18:
+        raise ValueError(name)
     return int(raw)
 
 
@@ -145,6 +161,27 @@ async def _replay(websocket: WebSocket, svc: CommentService, slug: str, after: i
         for comment in page:
             await websocket.send_text(_encode(CommentEvent(comment=comment, count=count)).decode())
         seen = page[-1].id
+
+
+async def _replay_changes(
+    websocket: WebSocket, svc: CommentService, slug: str, revs: tuple[int, int], upto_id: int
+) -> None:
+    """Send the edits and deletions (rev in `revs`, half-open) of the comments the reader had."""
+    since, until = revs
+    while True:
+        changes = await svc.store.changes(slug, (since, until), upto_id, REPLAY_PAGE)
+        if not changes:
+            return
+        article = await svc.store.get_article(slug)
+        count = article.count if article else 0
+        for change in changes:
+            event: EditEvent | DeleteEvent = (
+                EditEvent(comment=change.comment, rev=change.rev)
+                if change.comment is not None
+                else DeleteEvent(id=change.id, count=count, rev=change.rev)
+            )
+            await websocket.send_text(_encode(event).decode())
+        since = changes[-1].rev
 
 
 async def counts_stream(websocket: WebSocket) -> None:
@@ -187,9 +224,11 @@ async def _close_quietly(websocket: WebSocket, code: int, reason: str) -> None:
         await websocket.close(code, reason)
 
 
-async def _serve(websocket: WebSocket, subscriber: Subscriber, seen: int) -> None:
+async def _serve(
+    websocket: WebSocket, subscriber: Subscriber, seen: int, seen_rev: int = 0
+) -> None:
     """Deliver live events until the client leaves, breaks the rules, or falls behind."""
-    subscriber.resume_after(seen)
+    subscriber.resume_after(seen, seen_rev)
     direct: DirectClose | None = websocket.scope.get("extensions", {}).get(DIRECT_EXTENSION)
     stats: HubStats = websocket.app.state.service.hub.stats
     if direct is not None:

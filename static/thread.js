@@ -47,6 +47,7 @@ class Thread {
     this.title = '';
     this.gap = null; // { after, until }: comments with after < id <= until not loaded yet
     this.liveAfter = null; // ?after= for the next connection
+    this.rev = null; // ?rev= for it: the newest edit or deletion this page shows
     this.announcements = [];
   }
 
@@ -67,6 +68,7 @@ class Thread {
     this.closed = Boolean(article.closed);
     this.root.dispatchEvent(new CustomEvent('realtime:article', { detail: article }));
     this.count = page.count;
+    this.rev = page.rev ?? null; // edits and deletions up to here are in the page
     page.comments.forEach((comment) => this.add(comment));
     if (page.next === null) this.liveAfter = page.comments.at(-1)?.id ?? 0;
     else this.openGap(page.next);
@@ -108,7 +110,9 @@ class Thread {
 
   socketUrl() {
     const url = this.api.wsUrl(`/ws/articles/${encodeURIComponent(this.slug)}`);
-    return this.liveAfter === null ? url : `${url}?after=${this.liveAfter}`;
+    if (this.liveAfter === null) return url;
+    // With rev, the server also sends the edits and deletions made since: no stale comment.
+    return this.rev === null ? `${url}?after=${this.liveAfter}` : `${url}?after=${this.liveAfter}&rev=${this.rev}`;
   }
 
   // ---- events from the server ------------------------------------------------------------
@@ -121,6 +125,7 @@ class Thread {
           this.liveAfter = event.last ?? 0;
           if (this.gap && this.gap.until === null) this.gap.until = this.liveAfter;
         }
+        if (this.rev === null) this.rev = event.rev ?? null;
         this.showWatchers(event.watchers);
         this.setClosed(Boolean(event.closed));
         this.render();
@@ -132,9 +137,11 @@ class Thread {
         this.render();
         break;
       case 'edit':
+        this.seenChange(event.rev);
         this.edited(event.comment, { live: true });
         break;
       case 'delete':
+        this.seenChange(event.rev);
         this.count = event.count;
         this.removed(event.id);
         this.render();
@@ -150,6 +157,10 @@ class Thread {
       default:
         console.warn('realtime: unknown event', event);
     }
+  }
+
+  seenChange(rev) {
+    if (typeof rev === 'number') this.rev = Math.max(this.rev ?? 0, rev);
   }
 
   showState(state, detail) {

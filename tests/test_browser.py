@@ -381,11 +381,12 @@ async def test_closed_article_takes_no_comments(
 async def test_server_restart_loses_no_comment(
     browser: Browser, tmp_path: Path, problems: Problems
 ) -> None:
-    """The page's server stops and restarts; comments posted meanwhile appear once, in order.
+    """The page's server stops and restarts; comments posted meanwhile appear once, in order,
+    and an edit made meanwhile shows too.
 
-    While the page's server (fixed port) is down, the comments go in over HTTP through a second
-    process on the same database, which the page never talks to: they can only reach the page
-    through the ?after= replay when it reconnects to the restarted server.
+    While the page's server (fixed port) is down, the comments and the edit go in over HTTP
+    through a second process on the same database, which the page never talks to: they can only
+    reach the page through the ?after=&rev= replay when it reconnects to the restarted server.
     """
     db = tmp_path / "restart.db"
     env = {"REALTIME_ADMIN_TOKEN": ADMIN, "REALTIME_RATE_LIMIT": "off"}
@@ -395,7 +396,8 @@ async def test_server_restart_loses_no_comment(
         async with httpx.AsyncClient(base_url=server.url, timeout=10 * UNIT) as http:
             site = Site(server, http)
             await site.article()
-            first = (await site.post("Before the restart."))["comment"]["id"]
+            created = await site.post("Before the restart.")
+            first = created["comment"]["id"]
             page = await open_thread(browser, site.article_url(), problems)
             sockets: list[str] = []
             page.on("websocket", lambda ws: sockets.append(ws.url))
@@ -409,6 +411,12 @@ async def test_server_restart_loses_no_comment(
                     (await Site(other, meanwhile).post(f"While away {i}."))["comment"]["id"]
                     for i in range(3)
                 ]
+                edited = await meanwhile.patch(
+                    f"/api/comments/{first}",
+                    json={"body": "Before the restart, edited while away."},
+                    headers={"Authorization": f"Bearer {created['token']}"},
+                )
+                assert edited.status_code == 200
             other.stop()
             await expect(page.locator(".rt-comment")).to_have_count(1)
             server.start()
@@ -416,8 +424,11 @@ async def test_server_restart_loses_no_comment(
             await wait_live(page, timeout=6 * WAIT)
             await expect(page.locator(".rt-comment")).to_have_count(4)
             assert await comment_ids(page) == [first, *posted]
+            await expect(comment(page, first).locator(".rt-body").first).to_contain_text(
+                "edited while away"
+            )
             assert await bodies(page) == [
-                "Before the restart.",
+                "Before the restart, edited while away.",
                 "While away 0.",
                 "While away 1.",
                 "While away 2.",
@@ -425,7 +436,7 @@ async def test_server_restart_loses_no_comment(
             await expect(page.locator(".rt-heading")).to_have_text(
                 "4 Comments on “NATO annual report”"
             )
-            assert sockets and all(url.endswith(f"?after={first}") for url in sockets)
+            assert sockets and all(url.endswith(f"?after={first}&rev=0") for url in sockets)
             live = await site.post("After the reconnection.")
             await expect(comment(page, live["comment"]["id"])).to_have_count(1)
             await expect(page.locator(".rt-comment")).to_have_count(5)

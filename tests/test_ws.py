@@ -30,6 +30,7 @@ async def test_hello_first(server: ThreadServer, client: httpx.AsyncClient, arti
         "last": posted["id"],
         "watchers": 1,
         "closed": False,
+        "rev": 0,
     }
     await reader.close()
 
@@ -170,7 +171,8 @@ async def test_edit_and_delete_events(
     edit = await reader.next_of("edit")
     assert edit["comment"]["body"] == "changed" and edit["comment"]["edited"]
     await client.delete(f"/api/comments/{cid}", headers=auth)
-    assert await reader.next_of("delete") == {"type": "delete", "id": cid, "count": 0}
+    delete = await reader.next_of("delete")
+    assert delete == {"type": "delete", "id": cid, "count": 0, "rev": edit["rev"] + 1}
     await reader.close()
 
 
@@ -245,3 +247,37 @@ async def test_counts_stream_refuses_bad_slug_lists(server: ThreadServer) -> Non
     for query in ("Not_A_Slug", many):
         reader = await Reader.open(f"{server.ws_url}/ws/counts?articles={query}")
         assert await reader.close_code() == 1008
+
+
+async def test_resume_with_rev_replays_missed_edits_and_deletions(
+    server: ThreadServer, client: httpx.AsyncClient, article: str
+) -> None:
+    """A reader back with ?after=&rev= gets the edits and deletions it missed, once, in order."""
+    posted = [(await post_comment(client, article, body=f"c{n}")).json() for n in range(3)]
+    page = (await client.get(f"/api/articles/{article}/comments")).json()
+    last, rev = page["comments"][-1]["id"], page["rev"]
+    auth = [{"Authorization": f"Bearer {p['token']}"} for p in posted]
+    ids = [p["comment"]["id"] for p in posted]
+    # While the reader is away: an edit, a deletion, a second edit, and a new comment.
+    await client.patch(f"/api/comments/{ids[0]}", json={"body": "c0 fixed"}, headers=auth[0])
+    await client.delete(f"/api/comments/{ids[1]}", headers=auth[1])
+    await client.patch(f"/api/comments/{ids[0]}", json={"body": "c0 fixed twice"}, headers=auth[0])
+    new = (await post_comment(client, article, body="c3")).json()["comment"]["id"]
+    reader = await Reader.open(thread_url(server, article, f"?after={last}&rev={rev}"))
+    hello = await reader.next()
+    assert hello["rev"] > rev
+    assert (await reader.next())["comment"]["id"] == new
+    delete, edit = await reader.next(), await reader.next()  # in change order
+    assert delete == {"type": "delete", "id": ids[1], "count": 3, "rev": delete["rev"]}
+    assert edit["type"] == "edit" and edit["comment"]["body"] == "c0 fixed twice"
+    assert edit["rev"] == hello["rev"] > delete["rev"] > rev  # one event per comment, newest state
+    await client.patch(f"/api/comments/{ids[2]}", json={"body": "c2 live"}, headers=auth[2])
+    live = await reader.next_of("edit")
+    assert live["comment"]["body"] == "c2 live" and live["rev"] > hello["rev"]
+    await reader.close()
+
+
+async def test_bad_rev_closes_1008(server: ThreadServer, article: str) -> None:
+    """?rev= must be a non-negative integer."""
+    reader = await Reader.open(thread_url(server, article, "?after=0&rev=-1"))
+    assert await reader.close_code() == 1008

@@ -6,7 +6,17 @@
 
 from __future__ import annotations
 
-from realtime.store.core import Authorship, NewComment, Posted, Removed, Store
+from realtime.store.core import Authorship, Change, Edited, NewComment, Posted, Removed, Store
 from realtime.store.schema import MIGRATIONS, migrate
 
-__all__ = ["MIGRATIONS", "Authorship", "NewComment", "Posted", "Removed", "Store", "migrate"]
+__all__ = [
+    "MIGRATIONS",
+    "Authorship",
+    "Change",
+    "Edited",
+    "NewComment",
+    "Posted",
+    "Removed",
+    "Store",
+    "migrate",
+]

@@ -66,6 +66,7 @@ class CommentRecord(_Line, tag="comment"):
     created: str
     edited: str | None
     status: Status
+    rev: int = 0  # the change number of its last edit or deletion (0: never changed)
 
 
 class PendingRecord(_Line, tag="pending"):

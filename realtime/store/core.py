@@ -24,6 +24,8 @@ from realtime.store.schema import migrate
 READERS = 2
 
 _COMMENT_COLUMNS = "id, article, parent, author, avatar, body, created, edited"
+# The next change number, taken inside the writer's transaction (one writer at a time).
+_NEXT_REV = "SELECT coalesce(max(rev), 0) + 1 FROM comments WHERE rev > 0"
 _ARTICLE_COLUMNS = moderation.ARTICLE_COLUMNS
 
 
@@ -50,6 +52,20 @@ class Removed(msgspec.Struct, frozen=True):
     id: int
     article: str
     count: int
+    rev: int = 0
+
+
+class Edited(msgspec.Struct, frozen=True):
+    comment: Comment
+    rev: int
+
+
+class Change(msgspec.Struct, frozen=True):
+    """An edit or deletion since some `rev`, as the comment stands now (None once deleted)."""
+
+    id: int
+    rev: int
+    comment: Comment | None
 
 
 class Authorship(msgspec.Struct, frozen=True):
@@ -146,6 +162,28 @@ class Store:
         )
         return int(row[0]) if row and row[0] is not None else None
 
+    async def last_rev(self, slug: str) -> int:
+        """The newest change (edit or deletion) of the article's comments; 0 if none."""
+        row = await self._one(
+            "SELECT max(rev) FROM comments WHERE article = ? AND rev > 0", (slug,)
+        )
+        return int(row[0]) if row and row[0] is not None else 0
+
+    async def changes(
+        self, slug: str, revs: tuple[int, int], upto_id: int, limit: int
+    ) -> list[Change]:
+        """Edits and deletions with `revs[0] < rev <= revs[1]` of comments up to `upto_id`,
+        oldest first."""
+        rows = await self._all(
+            f"SELECT {_COMMENT_COLUMNS}, status, rev FROM comments"
+            " WHERE article = ? AND rev > ? AND rev <= ? AND id <= ? ORDER BY rev LIMIT ?",
+            (slug, *revs, upto_id, limit),
+        )
+        return [
+            Change(row[0], row[-1], Comment(*row[:-2]) if row[-2] == "published" else None)
+            for row in rows
+        ]
+
     async def get_comment(self, comment_id: int) -> Comment | None:
         row = await self._one(
             f"SELECT {_COMMENT_COLUMNS} FROM comments WHERE id = ? AND status = 'published'",
@@ -214,18 +252,19 @@ class Store:
         return await self.writer.submit(work, on_commit)
 
     async def edit_comment(
-        self, comment_id: int, body: str, edited: str, on_commit: OnCommit[Comment] | None = None
-    ) -> Comment:
-        async def work(conn: aiosqlite.Connection) -> Comment:
+        self, comment_id: int, body: str, edited: str, on_commit: OnCommit[Edited] | None = None
+    ) -> Edited:
+        async def work(conn: aiosqlite.Connection) -> Edited:
             row = await moderation.fetch_one(
                 conn,
-                "UPDATE comments SET body = ?, edited = ? WHERE id = ? AND status = 'published'"
-                f" RETURNING {_COMMENT_COLUMNS}",
+                f"UPDATE comments SET body = ?, edited = ?, rev = ({_NEXT_REV})"
+                f" WHERE id = ? AND status = 'published' RETURNING {_COMMENT_COLUMNS}, rev",
                 (body, edited, comment_id),
             )
             if row is None:
                 raise NotFound(f"no comment {comment_id}")
-            return Comment(*row)
+            *comment, rev = row
+            return Edited(Comment(*comment), rev)
 
         return await self.writer.submit(work, on_commit)
 
@@ -235,20 +274,22 @@ class Store:
         """Soft delete: replies keep their parent id; the text and e-mail are scrubbed."""
 
         async def work(conn: aiosqlite.Connection) -> Removed:
-            article = await _scalar(
+            row = await moderation.fetch_one(
                 conn,
-                "UPDATE comments SET status = 'deleted', body = '', email = NULL"
-                " WHERE id = ? AND status = 'published' RETURNING article",
+                "UPDATE comments SET status = 'deleted', body = '', email = NULL,"
+                f" rev = ({_NEXT_REV}) WHERE id = ? AND status = 'published'"
+                " RETURNING article, rev",
                 (comment_id,),
             )
-            if article is None:
+            if row is None:
                 raise NotFound(f"no comment {comment_id}")
+            article, rev = row
             count = await _scalar(
                 conn,
                 "UPDATE articles SET count = count - 1 WHERE slug = ? RETURNING count",
                 (article,),
             )
-            return Removed(comment_id, article, int(count))
+            return Removed(comment_id, article, int(count), int(rev))
 
         return await self.writer.submit(work, on_commit)
 

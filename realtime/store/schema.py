@@ -54,6 +54,13 @@ MIGRATIONS: list[str] = [
     CREATE INDEX comments_email ON comments(email) WHERE email IS NOT NULL;
     CREATE INDEX comments_anonymous_author ON comments(author) WHERE email IS NULL;
     """,
+    # 3: a change counter. Each edit or deletion takes the next `rev`, so a reader that resumes
+    # with ?after=ID&rev=R can be sent the changes it missed, not only the new comments.
+    """
+    ALTER TABLE comments ADD COLUMN rev INTEGER NOT NULL DEFAULT 0;
+    CREATE INDEX comments_rev ON comments(rev) WHERE rev > 0;
+    CREATE INDEX comments_article_rev ON comments(article, rev) WHERE rev > 0;
+    """,
 ]
 
 
