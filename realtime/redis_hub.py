@@ -49,6 +49,7 @@ class _Event(msgspec.Struct, array_like=True):
     payload: bytes
     comment_id: int | None
     key: int
+    rev: int | None = None  # the change number of an edit or deletion
 
 
 class _Envelope(msgspec.Struct, array_like=True):
@@ -128,7 +129,9 @@ class RedisHub(Hub):
             key = message.comment_id
         else:
             key = self._own_last
-        self._outbox.append(_Event(topic, message.text.encode(), message.comment_id, key))
+        self._outbox.append(
+            _Event(topic, message.text.encode(), message.comment_id, key, message.rev)
+        )
         self._outbox_ready.set()
         # Delivered here one loop turn later, after the pump (woken first) has written the
         # envelope to Redis: the other processes' readers do not wait for this fan-out.
@@ -250,7 +253,7 @@ class RedisHub(Hub):
                     and duplicates.get(event.key, event.topic) != event.topic
                 ):
                     continue  # the count that came with a comment already read back
-                message = Message.of(event.payload, event.comment_id)
+                message = Message.of(event.payload, event.comment_id, event.rev)
                 if not self._reorder.push(event.topic, message, event.key):
                     duplicates[event.key] = event.topic
         self._watch_gap()
