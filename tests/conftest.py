@@ -2,14 +2,17 @@ from __future__ import annotations
 
 import os
 from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from hypothesis import settings
+from playwright.async_api import Browser
 
-from tests.servers import ThreadServer, make_settings
+from tests.browser import Problems, chromium
+from tests.servers import UNIT, ProcessServer, ThreadServer, make_settings
 
 # CI runs the property tests on a fixed seed so a green main stays green; locally they explore.
 settings.register_profile("ci", derandomize=True)
@@ -18,6 +21,7 @@ if os.environ.get("CI"):
 
 ADMIN = "test-admin-token"
 SLUG = "nato-annual-report"
+ARTICLE_TITLE = "NATO annual report"
 
 
 @pytest.fixture
@@ -54,7 +58,7 @@ async def client(server: ThreadServer) -> AsyncIterator[httpx.AsyncClient]:
 async def article(client: httpx.AsyncClient) -> str:
     response = await client.put(
         f"/api/articles/{SLUG}",
-        json={"title": "NATO annual report"},
+        json={"title": ARTICLE_TITLE},
         headers={"Authorization": f"Bearer {ADMIN}"},
     )
     assert response.status_code == 201, response.text
@@ -65,3 +69,74 @@ async def post_comment(client: httpx.AsyncClient, slug: str, **fields: Any) -> h
     fields.setdefault("author", "Kari")
     fields.setdefault("body", "A comment.")
     return await client.post(f"/api/articles/{slug}/comments", json=fields)
+
+
+# ---- browser tests (tests/test_browser.py, tests/test_admin_page.py) ---------------------------
+
+
+@dataclass
+class Site:
+    """A server under test with an HTTP client on it, as the browser tests drive it."""
+
+    server: ThreadServer | ProcessServer
+    http: httpx.AsyncClient
+
+    @property
+    def url(self) -> str:
+        return self.server.url
+
+    def article_url(self, slug: str = SLUG) -> str:
+        return f"{self.url}/articles/{slug}"
+
+    async def article(
+        self, slug: str = SLUG, title: str = ARTICLE_TITLE, url: str | None = None
+    ) -> None:
+        response = await self.http.put(
+            f"/api/articles/{slug}",
+            json={"title": title, "url": url},
+            headers={"Authorization": f"Bearer {ADMIN}"},
+        )
+        assert response.status_code in (200, 201), response.text
+
+    async def post(self, body: str, slug: str = SLUG, **fields: Any) -> dict[str, Any]:
+        fields.setdefault("author", "Kari")
+        response = await self.http.post(
+            f"/api/articles/{slug}/comments", json={"body": body, **fields}
+        )
+        assert response.status_code == 201, response.text
+        created: dict[str, Any] = response.json()
+        return created
+
+
+@pytest.fixture
+async def make_site(
+    start_server: Callable[..., ThreadServer],
+) -> AsyncIterator[Callable[..., Any]]:
+    """Start a server with settings overrides and create the test article on it."""
+    clients: list[httpx.AsyncClient] = []
+
+    async def make(**settings: Any) -> Site:
+        server = start_server(**settings)
+        client = httpx.AsyncClient(base_url=server.url, timeout=10 * UNIT)
+        clients.append(client)
+        site = Site(server, client)
+        await site.article()
+        return site
+
+    yield make
+    for client in clients:
+        await client.aclose()
+
+
+@pytest.fixture
+async def browser() -> AsyncIterator[Browser]:
+    async with chromium() as launched:
+        yield launched
+
+
+@pytest.fixture
+def problems() -> Iterator[Problems]:
+    """Every page's uncaught errors and console errors; the test fails if any is left."""
+    found = Problems()
+    yield found
+    assert found.errors == []

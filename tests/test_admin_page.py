@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
-import httpx
 import pytest
 from playwright.async_api import Browser, Locator, Page, Request, expect
 
@@ -15,56 +14,20 @@ from tests.browser import (
     WAIT,
     Problems,
     bodies,
-    chromium,
     comment_ids,
     open_page,
     open_thread,
     post_through_form,
     screenshot,
 )
-from tests.conftest import ADMIN
-from tests.servers import UNIT, ThreadServer
-from tests.test_browser import HOSTILE, SLUG, Site
+from tests.conftest import ADMIN, SLUG, Site
+from tests.test_browser import HOSTILE
 
 pytestmark = pytest.mark.browser
 expect.set_options(timeout=WAIT)
 
 AUTH = {"Authorization": f"Bearer {ADMIN}"}
 HELD_NOTICE = "Thank you. Your comment is awaiting moderation and will appear once approved."
-
-
-@pytest.fixture
-async def browser() -> AsyncIterator[Browser]:
-    async with chromium() as launched:
-        yield launched
-
-
-@pytest.fixture
-def problems() -> Iterator[Problems]:
-    """Every page's uncaught errors and console errors; the test fails if any is left."""
-    found = Problems()
-    yield found
-    assert found.errors == []
-
-
-@pytest.fixture
-async def make_site(
-    start_server: Callable[..., ThreadServer],
-) -> AsyncIterator[Callable[..., Any]]:
-    """Start a server with settings overrides and create the test article on it."""
-    clients: list[httpx.AsyncClient] = []
-
-    async def make(**settings: Any) -> Site:
-        server = start_server(**settings)
-        client = httpx.AsyncClient(base_url=server.url, timeout=10 * UNIT)
-        clients.append(client)
-        site = Site(server, client)
-        await site.article()
-        return site
-
-    yield make
-    for client in clients:
-        await client.aclose()
 
 
 @pytest.fixture

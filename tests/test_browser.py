@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator, Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +20,6 @@ from tests.browser import (
     Problems,
     StaticSite,
     bodies,
-    chromium,
     comment_ids,
     embed_page,
     heading,
@@ -31,14 +29,12 @@ from tests.browser import (
     screenshot,
     wait_live,
 )
-from tests.conftest import ADMIN
-from tests.servers import ROOT, UNIT, ProcessServer, ThreadServer, free_port
+from tests.conftest import ADMIN, ARTICLE_TITLE, SLUG, Site
+from tests.servers import ROOT, UNIT, ProcessServer, free_port
 
 pytestmark = pytest.mark.browser
 expect.set_options(timeout=WAIT)
 
-SLUG = "nato-annual-report"
-TITLE_NATO = "NATO annual report"
 # What Chromium logs by itself while a server is away or refuses a foreign origin.
 NETWORK_NOISE = re.compile(
     r"WebSocket connection to .* failed|Failed to load resource|net::ERR_|"
@@ -46,75 +42,8 @@ NETWORK_NOISE = re.compile(
 )
 
 
-@pytest.fixture
-async def browser() -> AsyncIterator[Browser]:
-    async with chromium() as launched:
-        yield launched
-
-
-@pytest.fixture
-def problems() -> Iterator[Problems]:
-    """Every page's uncaught errors and console errors; the test fails if any is left."""
-    found = Problems()
-    yield found
-    assert found.errors == []
-
-
 def drop_network_noise(problems: Problems) -> None:
     problems.errors[:] = [e for e in problems.errors if not NETWORK_NOISE.search(e)]
-
-
-@dataclass
-class Site:
-    server: ThreadServer | ProcessServer
-    http: httpx.AsyncClient
-
-    @property
-    def url(self) -> str:
-        return self.server.url
-
-    def article_url(self, slug: str = SLUG) -> str:
-        return f"{self.url}/articles/{slug}"
-
-    async def article(
-        self, slug: str = SLUG, title: str = TITLE_NATO, url: str | None = None
-    ) -> None:
-        response = await self.http.put(
-            f"/api/articles/{slug}",
-            json={"title": title, "url": url},
-            headers={"Authorization": f"Bearer {ADMIN}"},
-        )
-        assert response.status_code in (200, 201), response.text
-
-    async def post(self, body: str, slug: str = SLUG, **fields: Any) -> dict[str, Any]:
-        fields.setdefault("author", "Kari")
-        response = await self.http.post(
-            f"/api/articles/{slug}/comments", json={"body": body, **fields}
-        )
-        assert response.status_code == 201, response.text
-        created: dict[str, Any] = response.json()
-        return created
-
-
-@pytest.fixture
-async def make_site(
-    start_server: Callable[..., ThreadServer],
-) -> AsyncIterator[Callable[..., Any]]:
-    """Start a server with settings overrides and create the test article on it."""
-    clients: list[httpx.AsyncClient] = []
-
-    async def make(**settings: Any) -> Site:
-        settings.setdefault("rate_limit", "off")
-        server = start_server(**settings)
-        client = httpx.AsyncClient(base_url=server.url, timeout=10 * UNIT)
-        clients.append(client)
-        site = Site(server, client)
-        await site.article()
-        return site
-
-    yield make
-    for client in clients:
-        await client.aclose()
 
 
 @pytest.fixture
@@ -494,8 +423,8 @@ async def test_article_list_counts_change_live(
     await expect(page.locator('.count[data-slug="second-story"]')).to_have_text("1 comment")
     await site.post("Hello.")
     await expect(badge).to_have_text("1 comment")
-    await page.locator(".article-item-title a", has_text=TITLE_NATO).click()
-    await expect(page.locator("#article-title")).to_have_text(TITLE_NATO)
+    await page.locator(".article-item-title a", has_text=ARTICLE_TITLE).click()
+    await expect(page.locator("#article-title")).to_have_text(ARTICLE_TITLE)
 
 
 # ---- the embed -------------------------------------------------------------------------------
