@@ -16,8 +16,8 @@ import msgspec
 
 from realtime.hub import Message
 from realtime.models import CommentEvent, CountEvent
-from realtime.service import article_topic, count_topic
 from realtime.store import Store
+from realtime.topics import article_topic, count_topic
 
 _encode = msgspec.json.Encoder().encode
 

@@ -24,8 +24,8 @@ from realtime.models import (
     ResolvedEvent,
 )
 from realtime.store import NewComment, Posted, Store
+from realtime.topics import ADMIN_TOPIC
 
-ADMIN_TOPIC = "admin"
 Outcome = Literal["approved", "rejected"]
 _LINK = re.compile(r"https?://|www\.", re.IGNORECASE)
 _encode = msgspec.json.Encoder().encode

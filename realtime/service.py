@@ -40,20 +40,13 @@ from realtime.models import (
 )
 from realtime.moderation import Moderation
 from realtime.store import Edited, NewComment, Posted, Removed, Store
+from realtime.topics import article_topic, count_topic
 
 log = logging.getLogger("realtime.events")
 _encode = msgspec.json.Encoder().encode
 _slug_re = re.compile(SLUG_PATTERN)
 
 Clock = Callable[[], datetime]
-
-
-def article_topic(slug: str) -> str:
-    return f"article:{slug}"
-
-
-def count_topic(slug: str) -> str:
-    return f"count:{slug}"
 
 
 def timestamp(moment: datetime) -> str:

@@ -32,8 +32,8 @@ from realtime.models import (
     Pong,
     QueueSnapshot,
 )
-from realtime.moderation import ADMIN_TOPIC
-from realtime.service import CommentService, article_topic, count_topic, is_slug, slug_list
+from realtime.service import CommentService, is_slug, slug_list
+from realtime.topics import ADMIN_TOPIC, article_topic, count_topic
 
 log = logging.getLogger("realtime.ws")
 WS_4404_UNKNOWN_ARTICLE = 4404
