@@ -20,10 +20,10 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from realtime import http, ws
-from realtime.backfill import StoreBackfill
 from realtime.config import Settings
 from realtime.errors import AppError, MethodNotAllowed, NotFound, from_validation
-from realtime.hub import make_hub
+from realtime.live.backfill import StoreBackfill
+from realtime.live.factory import make_hub
 from realtime.metrics import Metrics, TimingMiddleware
 from realtime.models import ErrorBody, ErrorDetail
 from realtime.openapi import openapi_route

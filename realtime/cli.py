@@ -18,7 +18,7 @@ from realtime.app import LOG_FORMAT, SETTINGS_ENV, create_app
 from realtime.config import ConfigError, Settings, load_settings
 from realtime.demo import seed_demo
 from realtime.errors import AppError
-from realtime.hub import Hub
+from realtime.live.hub import Hub
 from realtime.models import ArticleIn
 from realtime.server import uvicorn_config
 from realtime.service import CommentService

@@ -14,7 +14,7 @@ from typing import Literal
 import msgspec
 
 from realtime.config import Settings
-from realtime.hub import Hub, Message
+from realtime.live.hub import Hub, Message
 from realtime.models import (
     Article,
     ClosedEvent,

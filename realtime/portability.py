@@ -24,7 +24,7 @@ import msgspec
 
 from realtime.config import Settings
 from realtime.errors import AppError
-from realtime.hub import Hub
+from realtime.live.hub import Hub
 from realtime.service import CommentService, timestamp
 from realtime.store import Store
 from realtime.store.archive import (

@@ -19,8 +19,8 @@ import msgspec
 
 from realtime.config import Settings
 from realtime.errors import Forbidden, Invalid, NotFound, Unauthorized
-from realtime.hub import Hub, Message
 from realtime.limits import RepeatGuard, SocketCounter, TokenBucket
+from realtime.live.hub import Hub, Message
 from realtime.models import (
     COUNTS_MAX,
     PAGE_MAX,

@@ -20,7 +20,7 @@ from starlette.routing import WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from realtime.errors import Invalid
-from realtime.hub import HubStats, Message, Overflowed, Sink, Subscriber
+from realtime.live.hub import HubStats, Message, Overflowed, Sink, Subscriber
 from realtime.models import (
     Auth,
     CommentEvent,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from realtime.hub import Hub, Message
+from realtime.live.hub import Hub, Message
 
 
 class CollectingSink:

@@ -27,9 +27,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from redis.asyncio import Redis
 
-from realtime.hub import Message
-from realtime.redis_hub import RedisHub, channel_prefix
-from realtime.reorder import Reorder
+from realtime.live.hub import Message
+from realtime.live.redis_hub import RedisHub, channel_prefix
+from realtime.live.reorder import Reorder
 from tests.conftest import ADMIN, SLUG, post_comment
 from tests.servers import ROOT, UNIT, ProcessServer, ThreadServer, free_port
 from tests.wsclient import Reader

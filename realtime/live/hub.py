@@ -262,14 +262,3 @@ class Backfill(Protocol):
     async def published(self, first: int, last: int) -> dict[int, list[tuple[str, Message]]]:
         """For each published comment with an id in [first, last]: its events, as published."""
         ...
-
-
-def make_hub(url: str, backlog_bytes: int, backfill: Backfill | None = None) -> Hub:
-    """The backend named by the URL's scheme: `memory://` here, `redis://` in `redis_hub`."""
-    if url.startswith("memory://"):
-        return Hub(backlog_bytes)
-    from realtime.redis_hub import RedisHub  # imported only when configured
-
-    if backfill is None:
-        raise ValueError("a networked hub needs a Backfill to read missed events back")
-    return RedisHub(url, backlog_bytes, backfill)

@@ -20,7 +20,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from realtime.hub import Message
+from realtime.live.hub import Message
 
 Deliver = Callable[[str, Message], None]
 # How many ids that `fill` delivered are remembered, to drop their late duplicates.

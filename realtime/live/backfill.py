@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import msgspec
 
-from realtime.hub import Message
+from realtime.live.hub import Message
 from realtime.models import CommentEvent, CountEvent
 from realtime.store import Store
 from realtime.topics import article_topic, count_topic

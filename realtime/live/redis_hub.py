@@ -32,8 +32,8 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 
-from realtime.hub import Backfill, Hub, Message
-from realtime.reorder import Reorder
+from realtime.live.hub import Backfill, Hub, Message
+from realtime.live.reorder import Reorder
 
 log = logging.getLogger("realtime.redis")
 
