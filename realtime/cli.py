@@ -14,15 +14,15 @@ import uvicorn
 from uvicorn.supervisors import Multiprocess
 
 from realtime import portability
-from realtime.app import LOG_FORMAT, SETTINGS_ENV, create_app
 from realtime.config import ConfigError, Settings, load_settings
 from realtime.demo import seed_demo
 from realtime.errors import AppError
 from realtime.live.hub import Hub
 from realtime.models import ArticleIn
-from realtime.server import uvicorn_config
 from realtime.service import CommentService
 from realtime.store import Store
+from realtime.web.app import LOG_FORMAT, SETTINGS_ENV, create_app
+from realtime.web.server import uvicorn_config
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -109,7 +109,7 @@ def serve(settings: Settings, workers: int = 1) -> None:
     asyncio.run(_migrate(settings))
     os.environ[SETTINGS_ENV] = msgspec.json.encode(settings).decode()
     config = uvicorn_config(
-        "realtime.app:app_from_environ", settings, factory=True, workers=workers
+        "realtime.web.app:app_from_environ", settings, factory=True, workers=workers
     )
     Multiprocess(config, sockets=[config.bind_socket()]).run()
 

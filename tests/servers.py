@@ -16,9 +16,9 @@ from typing import Any
 import httpx
 import uvicorn
 
-from realtime.app import create_app
 from realtime.config import Settings, load_settings
-from realtime.server import uvicorn_config
+from realtime.web.app import create_app
+from realtime.web.server import uvicorn_config
 
 ROOT = Path(__file__).resolve().parent.parent
 # Timeouts in tests are multiples of this unit; raise it on a slow machine.

@@ -26,8 +26,8 @@ from schemathesis.specs.openapi.checks import (
 )
 from starlette.routing import Route
 
-from realtime import http
-from realtime.openapi import OPERATIONS, build_document
+from realtime.web import http
+from realtime.web.openapi import OPERATIONS, build_document
 from tests.conftest import ADMIN, SLUG
 from tests.servers import ThreadServer, make_settings
 

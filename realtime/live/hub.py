@@ -43,7 +43,7 @@ class Message:
 
 
 class Sink(Protocol):
-    """A socket that takes frames without waiting (see `realtime.server.DirectSocket`)."""
+    """A socket that takes frames without waiting (see `realtime.web.server.DirectSocket`)."""
 
     def write(self, data: bytes) -> int:
         """Queue `data` for sending; return the bytes still unsent after it."""

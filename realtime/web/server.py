@@ -17,7 +17,7 @@ from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIO
 from websockets.http11 import Request
 
 from realtime.config import Settings
-from realtime.ws import DIRECT_EXTENSION
+from realtime.web.ws import DIRECT_EXTENSION
 
 
 class DirectSocket:

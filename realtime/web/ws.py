@@ -1,6 +1,6 @@
 """WebSocket endpoints: one article's live thread, live counts for many articles, moderators' queue.
 
-Under `realtime.server` (uvicorn with the direct extension) a connection has one task, its
+Under `realtime.web.server` (uvicorn with the direct extension) a connection has one task, its
 receiver, which answers pings and enforces the client-message rules; the hub writes the reader's
 frames itself, synchronously, so frames never interleave. Under another ASGI server a sender task
 drains the reader's backlog instead. Pongs go through the subscriber in both cases.
@@ -39,7 +39,7 @@ log = logging.getLogger("realtime.ws")
 WS_4404_UNKNOWN_ARTICLE = 4404
 WS_4403_FORBIDDEN = 4403
 AUTH_TIMEOUT = 10.0
-# The ASGI extension through which `realtime.server` hands over a non-blocking socket.
+# The ASGI extension through which `realtime.web.server` hands over a non-blocking socket.
 DIRECT_EXTENSION = "realtime.direct"
 REPLAY_PAGE = 500
 CLOSE_TIMEOUT = 2.0

@@ -19,16 +19,16 @@ from starlette.responses import FileResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from realtime import http, ws
 from realtime.config import Settings
 from realtime.errors import AppError, MethodNotAllowed, NotFound, from_validation
 from realtime.live.backfill import StoreBackfill
 from realtime.live.factory import make_hub
-from realtime.metrics import Metrics, TimingMiddleware
 from realtime.models import ErrorBody, ErrorDetail
-from realtime.openapi import openapi_route
 from realtime.service import CommentService
 from realtime.store import Store
+from realtime.web import http, ws
+from realtime.web.metrics import Metrics, TimingMiddleware
+from realtime.web.openapi import openapi_route
 
 log = logging.getLogger("realtime")
 _encode = msgspec.json.Encoder().encode
@@ -36,7 +36,7 @@ _encode = msgspec.json.Encoder().encode
 
 def static_dir() -> Path:
     """The browser client, found next to the package (source checkout or installed copy)."""
-    package = Path(__file__).resolve().parent
+    package = Path(__file__).resolve().parent.parent  # realtime/, above realtime/web/
     for candidate in (package / "static", package.parent / "static"):
         if candidate.is_dir():
             return candidate
@@ -182,7 +182,7 @@ LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s"
 
 
 def app_from_environ() -> Starlette:
-    """The app factory uvicorn's workers call (`realtime.app:app_from_environ`)."""
+    """The app factory uvicorn's workers call (`realtime.web.app:app_from_environ`)."""
     settings = msgspec.json.decode(os.environ[SETTINGS_ENV], type=Settings)
     # A spawned worker starts with no logging set up: set it up as `realtime` did in the parent.
     logging.basicConfig(level=settings.log_level.upper(), format=LOG_FORMAT)
