@@ -206,7 +206,9 @@ class Thread {
       case 'comment':
         this.liveAfter = Math.max(this.liveAfter ?? 0, event.comment.id);
         this.count = event.count;
-        if (this.add(event.comment, { live: true })) this.queueAnnouncement(event.comment);
+        if (keepFocusInPlace(this.section, () => this.add(event.comment, { live: true }))) {
+          this.queueAnnouncement(event.comment);
+        }
         this.render();
         break;
       case 'edit':
@@ -480,6 +482,22 @@ function insertById(list, node, key) {
     before = el;
   }
   list.insertBefore(node, before);
+}
+
+/**
+ * Run `change` (a comment arriving) without moving what the reader is working on: when focus
+ * is in the thread (writing, or on a button) and the change pushes it down the page, scroll by
+ * as much. The browser's own scroll anchoring holds the top of the screen instead, which is
+ * right for reading but lets the form slide away from someone typing into it.
+ */
+function keepFocusInPlace(section, change) {
+  const focused = document.activeElement;
+  if (!focused || focused === document.body || !section.contains(focused)) return change();
+  const before = focused.getBoundingClientRect().top;
+  const result = change();
+  const shift = focused.getBoundingClientRect().top - before;
+  if (shift !== 0) window.scrollBy(0, shift);
+  return result;
 }
 
 function flash(node, name) {
