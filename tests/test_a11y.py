@@ -47,7 +47,8 @@ async def demo(make_site: Callable[..., Any]) -> Site:
         ids.append(created["comment"]["id"])
     parent = ids[2]
     for depth, author in enumerate(["Mette", "José Álvarez", "Mette", "Zoë Kowalczyk"]):
-        created = await site.post(f"Depth {depth + 2}.", slug=DEMO_SLUG, author=author, parent=parent)
+        body = f"Depth {depth + 2}."
+        created = await site.post(body, slug=DEMO_SLUG, author=author, parent=parent)
         parent = created["comment"]["id"]
     held = await site.post("See http://spam.example/ now", slug=DEMO_SLUG, author="Spammer")
     assert held["status"] == "pending"
@@ -175,21 +176,24 @@ async def test_focus_and_typing_stay_where_they_are_when_comments_arrive(
     await expect(page.locator(".rt-comment")).to_have_count(count + 6)
 
 
+UNNAMED_CONTROLS = """() =>
+  [...document.querySelectorAll('a[href], button, input:not([type=hidden]), textarea, select')]
+    .filter((el) => !el.closest('[aria-hidden=true]'))
+    .filter((el) => !(el.labels?.length || el.getAttribute('aria-label') || el.textContent.trim()))
+    .map((el) => el.outerHTML.slice(0, 80))"""
+
+
 async def test_every_control_has_a_name_and_errors_are_tied_to_fields(
     browser: Browser, demo: Site, problems: Problems
 ) -> None:
     """Buttons, links and fields have accessible names; each error is the field's description."""
     page = await open_thread(browser, demo.article_url(DEMO_SLUG), problems)
-    unnamed = await page.evaluate(
-        """() => [...document.querySelectorAll('a[href], button, input:not([type=hidden]), textarea, select')]
-            .filter((el) => !el.closest('[aria-hidden=true]'))
-            .filter((el) => !(el.labels?.length || el.getAttribute('aria-label') || el.textContent.trim()))
-            .map((el) => el.outerHTML.slice(0, 80))"""
-    )
+    unnamed = await page.evaluate(UNNAMED_CONTROLS)
     assert unnamed == []
     form = page.locator("form.rt-form")
     await form.get_by_role("button", name="Post comment").click()
-    for name, message in (("body", "Please write a comment."), ("author", "Please enter your name.")):
+    errors = (("body", "Please write a comment."), ("author", "Please enter your name."))
+    for name, message in errors:
         control = form.locator(f"[name={name}]")
         await expect(control).to_have_attribute("aria-invalid", "true")
         described = await control.get_attribute("aria-describedby")
