@@ -91,7 +91,9 @@ class Translator:
         pattern = str(get_datetime_format("medium", locale=self.locale)).replace("'", "")
         date = format_date(moment, "medium", locale=self.locale)
         time = format_time(moment, "short", tzinfo=UTC, locale=self.locale)
-        return pattern.replace("{1}", date).replace("{0}", time)
+        # CLDR puts a narrow no-break space before "PM"; browsers print a plain space there
+        # (V8 changed back for web compatibility), so the page does too.
+        return pattern.replace("{1}", date).replace("{0}", time).replace("\u202f", " ")
 
     def ago(self, iso: str, now: datetime) -> str:
         """ "just now", "5 minutes ago", "yesterday": static/format.js's `ago` on the server."""
