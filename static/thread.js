@@ -66,6 +66,7 @@ class Thread {
     this.rev = null; // ?rev= for it: the newest edit or deletion this page shows
     this.before = 0; // a server page that starts later (?after=): its replies' parents may be earlier
     this.announcements = [];
+    this.posted = new Set(); // ids of this reader's own comments: never announced as new
   }
 
   async start() {
@@ -414,6 +415,7 @@ class Thread {
       this.announce(t('announce.held'));
       return t('form.held');
     }
+    this.posted.add(comment.id);
     this.own.remember(comment, token, this.config.edit_window_seconds);
     if (this.add(comment, { live: true })) {
       this.count += 1; // the echo, when it comes, brings the exact count
@@ -444,8 +446,10 @@ class Thread {
     this.announcements.push(comment);
     if (this.announcements.length > 1) return;
     setTimeout(() => {
-      const batch = this.announcements;
+      // The echo of our own comment can come before the answer to our POST: not news to us.
+      const batch = this.announcements.filter((comment) => !this.posted.has(comment.id));
       this.announcements = [];
+      if (batch.length === 0) return;
       this.announce(
         batch.length === 1
           ? t('announce.new_one', { author: batch[0].author })
