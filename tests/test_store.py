@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from realtime.errors import Conflict, NotFound, Unavailable
+from realtime.formatting import render
 from realtime.models import ArticleIn
 from realtime.store import MIGRATIONS, NewComment, Posted, Store
 
@@ -23,6 +24,8 @@ def new_comment(slug: str, body: str = "text", parent: int | None = None) -> New
         body=body,
         created="2026-11-26T00:00:00.000Z",
         token_hash=b"\x00" * 32,
+        html=render(body, "text"),
+        format="text",
     )
 
 

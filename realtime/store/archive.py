@@ -12,13 +12,18 @@
   author, time and text) are skipped, so the same file can be imported twice.
 Afterwards every touched article's `count` is recounted from its published comments.
 
+A comment's `html` is derived from its body and `format`, so it is not exported: an import makes
+it again with `render` (realtime.formatting). Votes travel as counts (`up`, `down`); who voted
+(a keyed hash of a browser's token) never leaves the database, so after a move a voter could
+vote once more on an imported comment.
+
 Import goes through the Store (any backend); backup and export read an SQLite file directly.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
@@ -37,6 +42,8 @@ FORMAT_VERSION = 1
 NO_TOKEN = b""
 
 Status = Literal["published", "pending", "deleted", "rejected"]
+Format = Literal["markdown", "text"]
+Render = Callable[[str, str], str]  # (body, format) -> the sanitized HTML
 
 
 class _Line(msgspec.Struct, tag_field="type", forbid_unknown_fields=True):
@@ -70,6 +77,10 @@ class CommentRecord(_Line, tag="comment"):
     edited: str | None
     status: Status
     rev: int = 0  # the change number of its last edit or deletion (0: never changed)
+    format: Format = "text"  # how its body is shown (exports before formatting: text)
+    up: int = 0
+    down: int = 0
+    pinned: bool = False
 
 
 class PendingRecord(_Line, tag="pending"):
@@ -84,6 +95,7 @@ class PendingRecord(_Line, tag="pending"):
     body: str
     created: str
     reason: str
+    format: Format = "text"
 
 
 Record = Header | ArticleRecord | CommentRecord | PendingRecord
@@ -159,13 +171,19 @@ async def export_records(
                 yield _article(row)
         async with conn.execute(f"SELECT {_COMMENT_COLUMNS} FROM comments ORDER BY id") as rows:
             async for row in rows:
-                yield CommentRecord(*row)
+                yield _comment(row)
         async with conn.execute(f"SELECT {_PENDING_COLUMNS} FROM pending ORDER BY id") as rows:
             async for row in rows:
                 yield PendingRecord(*row)
         await conn.execute("COMMIT")
     finally:
         await conn.close()
+
+
+def _comment(row: Any) -> CommentRecord:
+    fields = list(row)
+    fields[-1] = bool(fields[-1])  # pinned: SQLite has no bools
+    return CommentRecord(*fields)
 
 
 def _article(row: Any) -> ArticleRecord:
@@ -177,7 +195,7 @@ def _article(row: Any) -> ArticleRecord:
 
 
 async def import_records(
-    store: Store, records: Iterable[Record], *, renumber: bool = False
+    store: Store, records: Iterable[Record], render: Render, *, renumber: bool = False
 ) -> ImportSummary:
     """Write every record in one transaction, or raise an `AppError` and write nothing."""
     records = list(records)
@@ -194,12 +212,14 @@ async def import_records(
             pending = [r for r in placed if isinstance(r, PendingRecord)]
             if renumber:
                 summary.comments, summary.pending, summary.skipped = await _insert_renumbered(
-                    tx, comments, pending
+                    tx, (comments, pending), render
                 )
             else:
                 _check_parents(comments, pending)
-                summary.comments = await _insert_keeping_ids(backend, tx, "comments", comments)
-                summary.pending = await _insert_keeping_ids(backend, tx, "pending", pending)
+                summary.comments = await _insert_keeping_ids(
+                    backend, tx, "comments", comments, render
+                )
+                summary.pending = await _insert_keeping_ids(backend, tx, "pending", pending, render)
         except backend.integrity as exc:
             raise Conflict(f"the records do not fit the database: {exc}") from None
         await _recount(tx, {comment.article for comment in comments})
@@ -257,6 +277,7 @@ async def _insert_keeping_ids(
     tx: Tx,
     table: Literal["comments", "pending"],
     records: Sequence[AnyComment],
+    render: Render,
 ) -> int:
     if not records:
         return 0
@@ -269,14 +290,14 @@ async def _insert_keeping_ids(
         )
     await tx.run_many(
         _insert(table, type(records[0]).__struct_fields__),
-        [(*msgspec.structs.astuple(record), NO_TOKEN) for record in records],
+        [(*msgspec.structs.astuple(record), *_derived(record, render)) for record in records],
     )
     await backend.ids_taken(tx, table, max(record.id for record in records))
     return len(records)
 
 
 async def _insert_renumbered(
-    tx: Tx, comments: list[CommentRecord], pending: list[PendingRecord]
+    tx: Tx, records: tuple[list[CommentRecord], list[PendingRecord]], render: Render
 ) -> tuple[int, int, int]:
     """Insert in the records' id order with new ids; parents follow. A parent the records lack,
     or in another article, is dropped: the reply stands on its own. Returns how many comments
@@ -285,6 +306,7 @@ async def _insert_renumbered(
     articles: dict[int, str] = {}
     added = {"comments": 0, "pending": 0}
     skipped = 0
+    comments, pending = records
     ordered: list[AnyComment] = [*sorted(comments, key=_id), *sorted(pending, key=_id)]
     for record in ordered:
         table: Literal["comments", "pending"] = (
@@ -302,7 +324,9 @@ async def _insert_renumbered(
             values = msgspec.structs.astuple(msgspec.structs.replace(record, parent=parent))
             fields = type(record).__struct_fields__[1:]  # without the id
             existing = await scalar(
-                tx, _insert(table, fields) + " RETURNING id", (*values[1:], NO_TOKEN)
+                tx,
+                _insert(table, fields) + " RETURNING id",
+                (*values[1:], *_derived(record, render)),
             )
             added[table] += 1
         else:
@@ -316,14 +340,23 @@ def _id(record: AnyComment) -> int:
     return record.id
 
 
+def _derived(record: AnyComment, render: Render) -> tuple[bytes, str]:
+    """The columns an import adds to a record's own: no author token, the HTML made again."""
+    return NO_TOKEN, render(record.body, record.format)
+
+
 def _insert(table: str, fields: tuple[str, ...]) -> str:
-    marks = ", ".join("?" * (len(fields) + 1))
-    return f"INSERT INTO {table} ({', '.join(fields)}, token_hash) VALUES ({marks})"
+    marks = ", ".join("?" * (len(fields) + 2))
+    return f"INSERT INTO {table} ({', '.join(fields)}, token_hash, html) VALUES ({marks})"
 
 
 async def _recount(tx: Tx, slugs: set[str]) -> None:
     await tx.run_many(
         "UPDATE articles SET count = (SELECT count(*) FROM comments"
         " WHERE comments.article = articles.slug AND status = 'published') WHERE slug = ?",
+        [(slug,) for slug in sorted(slugs)],
+    )
+    await tx.run_many(  # the score is derived from the counts
+        "UPDATE comments SET score = up - down WHERE article = ? AND score <> up - down",
         [(slug,) for slug in sorted(slugs)],
     )

@@ -9,6 +9,7 @@ Methods return Structs, never rows, and raise domain errors.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -16,15 +17,16 @@ import msgspec
 
 from realtime.errors import NotFound
 from realtime.models import Article, ArticleIn, Comment, PendingComment
-from realtime.store import moderation
+from realtime.store import moderation, threads, votes
 from realtime.store.db import Backend, Tx, scalar
 from realtime.store.group_commit import GroupCommitWriter, OnCommit
+from realtime.store.rows import ARTICLE_COLUMNS as _ARTICLE_COLUMNS
+from realtime.store.rows import COMMENT_COLUMNS as _COMMENT_COLUMNS
+from realtime.store.rows import NEXT_REV as _NEXT_REV
+from realtime.store.rows import article_from, comment_from
 from realtime.store.sqlite import SqliteBackend
-
-_COMMENT_COLUMNS = "id, article, parent, author, avatar, body, created, edited"
-# The next change number, taken inside the writer's transaction (one writer at a time).
-_NEXT_REV = "SELECT coalesce(max(rev), 0) + 1 FROM comments WHERE rev > 0"
-_ARTICLE_COLUMNS = moderation.ARTICLE_COLUMNS
+from realtime.store.threads import Key, Sort
+from realtime.store.votes import Pinned, Tally
 
 
 class NewComment(msgspec.Struct, frozen=True, kw_only=True):
@@ -39,6 +41,9 @@ class NewComment(msgspec.Struct, frozen=True, kw_only=True):
     body: str
     created: str
     token_hash: bytes
+    html: str  # `body` rendered by realtime.formatting, in `format`
+    format: str
+    voter_hash: bytes | None = None  # the poster's voter (keyed hash): no votes on one's own
 
 
 class Posted(msgspec.Struct, frozen=True):
@@ -117,13 +122,13 @@ class Store:
 
     async def get_article(self, slug: str) -> Article | None:
         row = await self._one(f"SELECT {_ARTICLE_COLUMNS} FROM articles WHERE slug = ?", (slug,))
-        return moderation.article_from(row) if row else None
+        return article_from(row) if row else None
 
     async def list_articles(self) -> list[Article]:
         rows = await self._all(
             f"SELECT {_ARTICLE_COLUMNS} FROM articles ORDER BY created DESC, slug"
         )
-        return [moderation.article_from(row) for row in rows]
+        return [article_from(row) for row in rows]
 
     async def counts(self, slugs: list[str]) -> dict[str, int]:
         marks = ",".join("?" * len(slugs))
@@ -139,7 +144,7 @@ class Store:
             " WHERE article = ? AND id > ? AND status = 'published' ORDER BY id LIMIT ?",
             (slug, after, limit),
         )
-        return [Comment(*row) for row in rows]
+        return [comment_from(row) for row in rows]
 
     async def last_comment_id(self, slug: str) -> int | None:
         row = await self._one(
@@ -165,7 +170,7 @@ class Store:
             (slug, *revs, upto_id, limit),
         )
         return [
-            Change(row[0], row[-1], Comment(*row[:-2]) if row[-2] == "published" else None)
+            Change(row[0], row[-1], comment_from(row) if row[-2] == "published" else None)
             for row in rows
         ]
 
@@ -174,7 +179,7 @@ class Store:
             f"SELECT {_COMMENT_COLUMNS} FROM comments WHERE id = ? AND status = 'published'",
             (comment_id,),
         )
-        return Comment(*row) if row else None
+        return comment_from(row) if row else None
 
     async def authorship(self, comment_id: int) -> Authorship | None:
         row = await self._one(
@@ -196,7 +201,7 @@ class Store:
                 (slug, data.title, data.url, created),
             )
             assert row is not None  # an upsert always returns its row
-            return moderation.article_from(row), existed is None
+            return article_from(row), existed is None
 
         return await self.writer.submit(work)
 
@@ -218,7 +223,7 @@ class Store:
             comment_id = await scalar(
                 tx,
                 f"INSERT INTO comments ({moderation.NEW_COLUMNS})"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+                f" VALUES ({moderation.NEW_MARKS}) RETURNING id",
                 msgspec.structs.astuple(new),
             )
             comment = Comment(
@@ -230,24 +235,31 @@ class Store:
                 new.body,
                 new.created,
                 None,
+                new.html,
             )
             return Posted(comment, count)
 
         return await self.writer.submit(work, on_commit)
 
     async def edit_comment(
-        self, comment_id: int, body: str, edited: str, on_commit: OnCommit[Edited] | None = None
+        self,
+        comment_id: int,
+        text: tuple[str, str, str],
+        edited: str,
+        on_commit: OnCommit[Edited] | None = None,
     ) -> Edited:
+        """`text` is the new (body, html, format)."""
+
         async def work(tx: Tx) -> Edited:
             row = await tx.one(
-                f"UPDATE comments SET body = ?, edited = ?, rev = ({_NEXT_REV})"
-                f" WHERE id = ? AND status = 'published' RETURNING {_COMMENT_COLUMNS}, rev",
-                (body, edited, comment_id),
+                "UPDATE comments SET body = ?, html = ?, format = ?, edited = ?,"
+                f" rev = ({_NEXT_REV}) WHERE id = ? AND status = 'published'"
+                f" RETURNING {_COMMENT_COLUMNS}, rev",
+                (*text, edited, comment_id),
             )
             if row is None:
                 raise NotFound(f"no comment {comment_id}")
-            *comment, rev = row
-            return Edited(Comment(*comment), rev)
+            return Edited(comment_from(row), row[-1])
 
         return await self.writer.submit(work, on_commit)
 
@@ -258,7 +270,7 @@ class Store:
 
         async def work(tx: Tx) -> Removed:
             row = await tx.one(
-                "UPDATE comments SET status = 'deleted', body = '', email = NULL,"
+                "UPDATE comments SET status = 'deleted', body = '', html = '', email = NULL,"
                 f" rev = ({_NEXT_REV}) WHERE id = ? AND status = 'published'"
                 " RETURNING article, rev",
                 (comment_id,),
@@ -316,3 +328,51 @@ class Store:
         return await self.writer.submit(
             lambda tx: moderation.set_closed(tx, slug, closed), on_commit
         )
+
+    # ---- votes and pins ----------------------------------------------------------------------
+
+    async def vote(
+        self, comment_id: int, voter: bytes, value: int, on_commit: OnCommit[Tally] | None = None
+    ) -> Tally:
+        return await self.writer.submit(
+            lambda tx: votes.vote(tx, comment_id, voter, value), on_commit
+        )
+
+    async def set_pinned(
+        self, comment_id: int, pinned: bool, on_commit: OnCommit[Pinned] | None = None
+    ) -> Pinned:
+        return await self.writer.submit(
+            lambda tx: votes.set_pinned(tx, comment_id, pinned), on_commit
+        )
+
+    # ---- sorted threads, recent comments -----------------------------------------------------
+
+    async def thread_page(
+        self, slug: str, sort: Sort, key: Key | None, backward: bool, limit: int
+    ) -> list[Comment]:
+        """Roots in `sort` order (see `threads`), without their replies; the pinned ones first
+        when `key` is None (the first page)."""
+        reader = self.backend.reader()
+        pinned = await threads.pinned_roots(reader, slug, sort) if key is None else []
+        return pinned + await threads.roots(reader, slug, sort, key, backward, limit)
+
+    async def with_replies(self, roots: list[Comment]) -> list[Comment]:
+        return await threads.with_replies(self.backend.reader(), roots)
+
+    async def recent(self, limit: int, slug: str | None = None) -> list[Comment]:
+        return await threads.recent(self.backend.reader(), limit, slug)
+
+    async def render_missing(self, render: Callable[[str, str], str], batch: int = 500) -> int:
+        """Make the HTML of comments stored before migration 4; returns how many were made."""
+        made = 0
+        while rows := await threads.html_missing(self.backend.reader(), batch):
+            values = [(render(body, fmt), comment_id) for comment_id, body, fmt in rows]
+
+            async def work(tx: Tx, values: list[tuple[str, int]] = values) -> None:
+                await tx.run_many(
+                    "UPDATE comments SET html = ? WHERE id = ? AND html IS NULL", values
+                )
+
+            await self.writer.submit(work)
+            made += len(rows)
+        return made

@@ -13,17 +13,14 @@ import msgspec
 from realtime.errors import Conflict, Forbidden, NotFound
 from realtime.models import Article, Comment, PendingComment
 from realtime.store.db import Tx
+from realtime.store.rows import ARTICLE_COLUMNS, COMMENT_COLUMNS, article_from, comment_from
 
 PENDING_COLUMNS = "id, article, parent, author, avatar, body, created, reason"
 # The columns of a new comment, in the order of `NewComment`'s fields.
-NEW_COLUMNS = "article, parent, author, email, avatar, body, created, token_hash"
-ARTICLE_COLUMNS = "slug, title, url, created, count, closed"
-
-
-def article_from(row: Any) -> Article:
-    """An `articles` row (ARTICLE_COLUMNS) as the public Struct; SQLite has no booleans."""
-    slug, title, url, created, count, closed = row
-    return Article(slug, title, url, created, count, bool(closed))
+NEW_COLUMNS = (
+    "article, parent, author, email, avatar, body, created, token_hash, html, format, voter_hash"
+)
+NEW_MARKS = ", ".join("?" * len(NEW_COLUMNS.split(",")))
 
 
 async def check_parent(tx: Tx, parent: int, article: str) -> None:
@@ -50,7 +47,7 @@ async def hold(tx: Tx, new: Any, reason: str) -> PendingComment:
     if new.parent is not None:
         await check_parent(tx, new.parent, new.article)
     row = await tx.one(
-        f"INSERT INTO pending ({NEW_COLUMNS}, reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+        f"INSERT INTO pending ({NEW_COLUMNS}, reason) VALUES ({NEW_MARKS}, ?)"
         f" RETURNING {PENDING_COLUMNS}",
         (*msgspec.structs.astuple(new), reason),
     )
@@ -71,14 +68,13 @@ async def approve(tx: Tx, pending_id: int) -> tuple[Comment, int]:
     )
     assert count is not None  # the pending row's article exists (foreign key)
     row = await tx.one(
-        "INSERT INTO comments (article, parent, author, email, avatar, body, created, token_hash)"
-        " SELECT article, parent, author, email, avatar, body, created, token_hash FROM pending"
-        " WHERE id = ? RETURNING id, article, parent, author, avatar, body, created, edited",
+        f"INSERT INTO comments ({NEW_COLUMNS}) SELECT {NEW_COLUMNS} FROM pending"
+        f" WHERE id = ? RETURNING {COMMENT_COLUMNS}",
         (pending_id,),
     )
     assert row is not None  # read above, inside this transaction
     await tx.run("DELETE FROM pending WHERE id = ?", (pending_id,))
-    return Comment(*row), int(count[0])
+    return comment_from(row), int(count[0])
 
 
 async def reject(tx: Tx, pending_id: int) -> None:
