@@ -57,6 +57,12 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     busy_timeout_ms: Annotated[int, Meta(ge=0)] = 5000
     log_level: Literal["critical", "error", "warning", "info", "debug"] = "info"
     language: Literal["en", "nb"] = "en"
+    votes: Literal["updown", "up", "off"] = "updown"
+    votes_per_minute: Annotated[float, Meta(gt=0)] = 60.0
+    vote_burst: Positive = 30
+    vote_events_per_second: Annotated[float, Meta(gt=0, le=100)] = 4.0
+    format: Literal["markdown", "text"] = "markdown"
+    feed_size: Annotated[int, Meta(ge=1, le=500)] = 50
 
 
 _FIELDS = set(Settings.__struct_fields__)

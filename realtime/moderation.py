@@ -21,10 +21,12 @@ from realtime.models import (
     Comment,
     PendingComment,
     PendingEvent,
+    PinEvent,
     ResolvedEvent,
 )
 from realtime.store import NewComment, Posted, Store
-from realtime.topics import ADMIN_TOPIC
+from realtime.store.votes import Pinned
+from realtime.topics import ADMIN_TOPIC, article_topic
 
 Outcome = Literal["approved", "rejected"]
 _LINK = re.compile(r"https?://|www\.", re.IGNORECASE)
@@ -83,6 +85,16 @@ class Moderation:
             self.hub.publish(f"article:{article.slug}", Message.of(event))
 
         return await self.store.set_closed(slug, closed, on_commit=announce)
+
+    async def set_pinned(self, comment_id: int, pinned: bool) -> Comment:
+        """Pin a top-level comment to the top of its thread for everyone, or unpin it."""
+
+        def announce(done: Pinned) -> None:
+            event = _encode(PinEvent(id=done.comment.id, pinned=pinned, rev=done.rev))
+            self.hub.publish(article_topic(done.comment.article), Message.of(event, rev=done.rev))
+
+        done = await self.store.set_pinned(comment_id, pinned, on_commit=announce)
+        return done.comment
 
     def _announce_held(self, held: PendingComment) -> None:
         self.hub.publish(ADMIN_TOPIC, Message.of(_encode(PendingEvent(comment=held))))

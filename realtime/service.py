@@ -19,11 +19,13 @@ import msgspec
 
 from realtime.config import Settings
 from realtime.errors import Forbidden, Invalid, NotFound, Unauthorized
+from realtime.formatting import render, render_stored
 from realtime.limits import RepeatGuard, SocketCounter, TokenBucket
 from realtime.live.hub import Hub, Message
 from realtime.models import (
     COUNTS_MAX,
     PAGE_MAX,
+    RECENT_MAX,
     SLUG_PATTERN,
     Article,
     ArticleIn,
@@ -36,11 +38,16 @@ from realtime.models import (
     CountEvent,
     DeleteEvent,
     EditEvent,
+    Preview,
+    RecentList,
+    SortedPage,
     WatchersEvent,
 )
 from realtime.moderation import Moderation
+from realtime.sorting import parse_sort, sorted_page, start_of
 from realtime.store import Edited, NewComment, Posted, Removed, Store
 from realtime.topics import article_topic, count_topic
+from realtime.votes import Votes
 
 log = logging.getLogger("realtime.events")
 _encode = msgspec.json.Encoder().encode
@@ -89,7 +96,15 @@ class CommentService:
         per_client = settings.max_readers_per_client if settings.rate_limit == "on" else None
         self.sockets = SocketCounter(settings.max_readers, per_client)
         self.moderation = Moderation(settings, store, hub, self._publish_posted)
+        self.votes = Votes(settings, store, hub)
         store.writer.settle_scope = hub.batch
+
+    async def render_missing(self) -> int:
+        """Make the HTML of comments stored before formatting existed (once, at start)."""
+        made = await self.store.render_missing(render_stored)
+        if made:
+            log.info("made the HTML of %d comments stored before formatting", made)
+        return made
 
     # ---- articles ----------------------------------------------------------------------------
 
@@ -134,6 +149,34 @@ class CommentService:
         comments = rows[:limit]
         return CommentPage(slug, article.count, comments, comments[-1].id if more else None, rev)
 
+    async def sorted_page(
+        self,
+        slug: str,
+        sort: str,
+        ids: tuple[int | None, int | None],
+        cursor: str | None,
+        limit: int,
+    ) -> SortedPage:
+        """A page of threads in `sort` order; `ids` are the `after` and `before` parameters."""
+        order = parse_sort(sort)
+        start = start_of(order, *ids, cursor)
+        return await sorted_page(self.store, await self.article(slug), order, start, limit)
+
+    async def recent(self, limit: int) -> RecentList:
+        """The site's newest published comments, newest first, with their articles' titles."""
+        if not 1 <= limit <= RECENT_MAX:
+            raise Invalid(f"limit must be between 1 and {RECENT_MAX}", "limit")
+        comments = await self.store.recent(limit)
+        articles = {comment.article for comment in comments}
+        titles = {a.slug: a.title for a in await self.store.list_articles() if a.slug in articles}
+        return RecentList(comments, titles)
+
+    def preview(self, body: str) -> Preview:
+        """The HTML a comment with this body would get (the form's live preview)."""
+        if len(body) > self.settings.body_max_chars:
+            raise Invalid(f"must be at most {self.settings.body_max_chars} characters", "body")
+        return Preview(render(body, self.settings.format))
+
     async def comment(self, comment_id: int) -> Comment:
         found = await self.store.get_comment(comment_id)
         if found is None:
@@ -160,7 +203,15 @@ class CommentService:
         else:
             held = await self.moderation.hold(new, reason)
             comment = Comment(
-                held.id, slug, held.parent, held.author, held.avatar, held.body, held.created, None
+                held.id,
+                slug,
+                held.parent,
+                held.author,
+                held.avatar,
+                held.body,
+                held.created,
+                None,
+                new.html,
             )
             status = "pending"
         self.comments_posted += 1
@@ -191,13 +242,20 @@ class CommentService:
             body=body,
             created=timestamp(self.clock()),
             token_hash=b"",
+            html=render(body, self.settings.format),
+            format=self.settings.format,
+            voter_hash=self.votes.hash(data.voter) if data.voter else None,
         )
 
     async def edit(self, comment_id: int, data: CommentEdit, bearer: str | None) -> Comment:
         await self._authorize(comment_id, bearer)
         body = self._bounded(data.body, "body", self.settings.body_max_chars)
+        fmt = self.settings.format
         edited = await self.store.edit_comment(
-            comment_id, body, timestamp(self.clock()), on_commit=self._publish_edited
+            comment_id,
+            (body, render(body, fmt), fmt),
+            timestamp(self.clock()),
+            on_commit=self._publish_edited,
         )
         log.info("comment edited id=%d article=%s", comment_id, edited.comment.article)
         return edited.comment

@@ -26,6 +26,7 @@ from realtime.models import ErrorBody, ErrorDetail
 from realtime.service import CommentService
 from realtime.store import Store
 from realtime.web import http, ws
+from realtime.web.feeds import Feeds
 from realtime.web.files import static_dir
 from realtime.web.metrics import Metrics, TimingMiddleware
 from realtime.web.openapi import openapi_route
@@ -96,6 +97,7 @@ def create_app(settings: Settings) -> Starlette:
     files = static_dir()
     headers = page_headers(settings)
     metrics = Metrics()
+    pages = Pages(settings, headers)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -107,6 +109,7 @@ def create_app(settings: Settings) -> Starlette:
         hub = make_hub(settings.hub, settings.reader_backlog_bytes, StoreBackfill(store))
         await hub.start()
         service = CommentService(settings, store, hub)
+        await service.render_missing()
         app.state.service = service
         metrics.bind(service)
         watchers = asyncio.create_task(service.announce_watchers(), name="watchers")
@@ -117,6 +120,7 @@ def create_app(settings: Settings) -> Starlette:
             with contextlib.suppress(asyncio.CancelledError):
                 await watchers
             await store.close()  # its last commits publish through the hub, so it closes first
+            service.votes.events.flush()  # the last vote events, not yet sent
             await hub.close()
 
     routes = [
@@ -124,7 +128,8 @@ def create_app(settings: Settings) -> Starlette:
         openapi_route(),
         *ws.routes,
         client_config(settings),
-        *Pages(settings, headers).routes(),
+        *pages.routes(),
+        *Feeds(pages.env, pages.t, settings.feed_size).routes(),
         Route("/metrics", metrics.endpoint),
         Mount("/static", StaticFiles(directory=files, check_dir=False), name="static"),
     ]

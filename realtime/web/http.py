@@ -19,9 +19,11 @@ from realtime.models import (
     Counts,
     Health,
     PendingList,
+    PreviewIn,
+    VoteIn,
 )
 from realtime.moderation import Moderation
-from realtime.service import CommentService, slug_list
+from realtime.service import CommentService, hash_token, slug_list
 
 T = TypeVar("T")
 _encode = msgspec.json.Encoder().encode
@@ -86,6 +88,10 @@ def int_param(request: Request, name: str, default: int) -> int:
     return value
 
 
+def optional_int(request: Request, name: str) -> int | None:
+    return int_param(request, name, 0) if name in request.query_params else None
+
+
 def path_id(request: Request) -> int:
     """The `{id}` path parameter as a positive integer."""
     raw = request.path_params["id"]
@@ -120,9 +126,36 @@ async def put_article(request: Request) -> Response:
 
 async def list_comments(request: Request) -> Response:
     svc = service(request)
-    after = int_param(request, "after", 0)
     limit = int_param(request, "limit", svc.settings.page_limit_default)
-    return json_response(await svc.page(request.path_params["slug"], after, limit))
+    slug = request.path_params["slug"]
+    query = request.query_params
+    ids = optional_int(request, "after"), optional_int(request, "before")
+    if "sort" in query:  # pages of threads (an addition); without it, the contract's page
+        page = await svc.sorted_page(slug, query["sort"], ids, query.get("cursor"), limit)
+        return json_response(page)
+    for name in ("before", "cursor"):
+        if name in query:
+            raise Invalid(f"{name} pages sorted threads: give sort= too", name)
+    after = int_param(request, "after", 0)
+    return json_response(await svc.page(slug, after, limit))
+
+
+async def recent_comments(request: Request) -> Response:
+    return json_response(await service(request).recent(int_param(request, "limit", 20)))
+
+
+async def vote(request: Request) -> Response:
+    comment_id = path_id(request)
+    data = await read_json(request, VoteIn)
+    address = request.client.host if request.client else "unknown"
+    token = bearer(request)
+    author = hash_token(token) if token else None
+    return json_response(await service(request).votes.vote(comment_id, data, address, author))
+
+
+async def preview(request: Request) -> Response:
+    data = await read_json(request, PreviewIn)
+    return json_response(service(request).preview(data.body))
 
 
 async def post_comment(request: Request) -> Response:
@@ -177,6 +210,11 @@ async def reject_pending(request: Request) -> Response:
     return Response(status_code=204)
 
 
+async def pin_comment(request: Request) -> Response:
+    pinned = request.url.path.endswith("/pin")
+    return json_response(await moderation(request).set_pinned(path_id(request), pinned))
+
+
 async def close_article(request: Request) -> Response:
     closed = request.url.path.endswith("/close")
     slug = request.path_params["slug"]
@@ -190,13 +228,18 @@ routes = [
     Route("/api/articles/{slug}", put_article, methods=["PUT"]),
     Route("/api/articles/{slug}/comments", list_comments, methods=["GET"]),
     Route("/api/articles/{slug}/comments", post_comment, methods=["POST"]),
+    Route("/api/comments/recent", recent_comments, methods=["GET"]),
     Route("/api/comments/{id}", get_comment, methods=["GET"]),
+    Route("/api/comments/{id}/vote", vote, methods=["POST"]),
+    Route("/api/preview", preview, methods=["POST"]),
     Route("/api/comments/{id}", patch_comment, methods=["PATCH"]),
     Route("/api/comments/{id}", delete_comment, methods=["DELETE"]),
     Route("/api/counts", counts),
     Route("/api/admin/pending", list_pending, methods=["GET"]),
     Route("/api/admin/pending/{id}/approve", approve_pending, methods=["POST"]),
     Route("/api/admin/pending/{id}/reject", reject_pending, methods=["POST"]),
+    Route("/api/admin/comments/{id}/pin", pin_comment, methods=["POST"]),
+    Route("/api/admin/comments/{id}/unpin", pin_comment, methods=["POST"]),
     Route("/api/admin/articles/{slug}/close", close_article, methods=["POST"]),
     Route("/api/admin/articles/{slug}/reopen", close_article, methods=["POST"]),
 ]

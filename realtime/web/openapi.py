@@ -21,6 +21,7 @@ from realtime import __version__
 from realtime.models import (
     COUNTS_MAX,
     PAGE_MAX,
+    RECENT_MAX,
     SLUG_PATTERN,
     Article,
     ArticleIn,
@@ -34,6 +35,12 @@ from realtime.models import (
     ErrorBody,
     Health,
     PendingList,
+    Preview,
+    PreviewIn,
+    RecentList,
+    SortedPage,
+    VoteIn,
+    VoteResult,
 )
 
 SCHEMAS = "#/components/schemas/{name}"
@@ -71,6 +78,8 @@ class Operation:
     parameters: tuple[str, ...] = ()
     errors: tuple[int, ...] = ()
     auth: bool = False
+    # Other shapes the success may have (e.g. a sorted page of threads): `anyOf` all of them.
+    alternatives: tuple[type[Any], ...] = ()
 
 
 PARAMETERS: dict[str, dict[str, Any]] = {
@@ -94,6 +103,31 @@ PARAMETERS: dict[str, dict[str, Any]] = {
         "in": "query",
         "description": "only comments with a larger id (the previous page's `next`)",
         "schema": {"type": "integer", "minimum": 0, "maximum": ID_MAX, "default": 0},
+    },
+    "before": {
+        "name": "before",
+        "in": "query",
+        "description": "with sort=oldest or newest: the page before this comment id",
+        "schema": {"type": "integer", "minimum": 0, "maximum": ID_MAX},
+    },
+    "sort": {
+        "name": "sort",
+        "in": "query",
+        "description": "pages of threads (each root with all its replies) in this order; the"
+        " answer is then a SortedPage. Without it: every comment in id order (CommentPage)",
+        "schema": {"type": "string", "enum": ["oldest", "newest", "top"]},
+    },
+    "cursor": {
+        "name": "cursor",
+        "in": "query",
+        "description": "with sort: a SortedPage's `cursor` or `prev`, as it was given",
+        "schema": {"type": "string"},
+    },
+    "recent_limit": {
+        "name": "limit",
+        "in": "query",
+        "description": f"how many; outside 1-{RECENT_MAX} the answer is 422",
+        "schema": {"type": "integer", "minimum": 1, "maximum": RECENT_MAX, "default": 20},
     },
     "limit": {
         "name": "limit",
@@ -160,9 +194,11 @@ OPERATIONS: tuple[Operation, ...] = (
         name="list_comments",
         method="get",
         path="/api/articles/{slug}/comments",
-        summary="A page of an article's published comments, ascending id",
+        summary="A page of an article's published comments, ascending id (with sort: a page"
+        " of threads in that order)",
         response=CommentPage,
-        parameters=("slug", "after", "limit"),
+        alternatives=(SortedPage,),
+        parameters=("slug", "after", "limit", "sort", "before", "cursor"),
         errors=(404, 422),
     ),
     Operation(
@@ -184,6 +220,34 @@ OPERATIONS: tuple[Operation, ...] = (
         response=Comment,
         parameters=("id",),
         errors=(404, 422),
+    ),
+    Operation(
+        name="recent_comments",
+        method="get",
+        path="/api/comments/recent",
+        summary="The site's newest published comments, newest first, with their articles' titles",
+        response=RecentList,
+        parameters=("recent_limit",),
+        errors=(422,),
+    ),
+    Operation(
+        name="vote",
+        method="post",
+        path="/api/comments/{id}/vote",
+        summary="Vote a comment up (1) or down (-1), or take the vote back (0); one per voter",
+        response=VoteResult,
+        body=VoteIn,
+        parameters=("id",),
+        errors=(*BODY_ERRORS, 403, 404, 429, 503),
+    ),
+    Operation(
+        name="preview",
+        method="post",
+        path="/api/preview",
+        summary="The HTML a comment with this body would be shown as (nothing is stored)",
+        response=Preview,
+        body=PreviewIn,
+        errors=BODY_ERRORS,
     ),
     Operation(
         name="patch_comment",
@@ -248,6 +312,26 @@ OPERATIONS: tuple[Operation, ...] = (
         auth=True,
     ),
     Operation(
+        name="pin_comment",
+        method="post",
+        path="/api/admin/comments/{id}/pin",
+        summary="Pin a top-level comment to the top of its thread; admin only",
+        response=Comment,
+        parameters=("id",),
+        errors=(401, 403, 404, 409, 422, 503),
+        auth=True,
+    ),
+    Operation(
+        name="unpin_comment",
+        method="post",
+        path="/api/admin/comments/{id}/unpin",
+        summary="Unpin a comment; admin only",
+        response=Comment,
+        parameters=("id",),
+        errors=(401, 403, 404, 409, 422, 503),
+        auth=True,
+    ),
+    Operation(
         name="close_article",
         method="post",
         path="/api/admin/articles/{slug}/close",
@@ -272,7 +356,12 @@ OPERATIONS: tuple[Operation, ...] = (
 
 def build_document(operations: tuple[Operation, ...] = OPERATIONS) -> dict[str, Any]:
     """The whole document; every error status of an operation answers with `ErrorBody`."""
-    kinds = {kind for op in operations for kind in (op.response, op.body) if kind is not None}
+    kinds = {
+        kind
+        for op in operations
+        for kind in (op.response, op.body, *op.alternatives)
+        if kind is not None
+    }
     ordered = sorted(kinds | {ErrorBody}, key=lambda kind: kind.__name__)
     _, schemas = msgspec.json.schema_components(ordered, ref_template=SCHEMAS)
     inbound = {op.body.__name__ for op in operations if op.body is not None}
@@ -326,7 +415,7 @@ def _responses(op: Operation) -> dict[str, Any]:
     for status in op.ok:
         success: dict[str, Any] = {"description": "created" if status == 201 else "success"}
         if op.response is not None:
-            success["content"] = _json(op.response)
+            success["content"] = _json(op.response, *op.alternatives)
         if op.method == "post" and status == 201:
             success["headers"] = {
                 "Location": {"description": "the new comment", "schema": {"type": "string"}}
@@ -340,8 +429,9 @@ def _responses(op: Operation) -> dict[str, Any]:
     return responses
 
 
-def _json(kind: type[Any]) -> dict[str, Any]:
-    return {"application/json": {"schema": {"$ref": SCHEMAS.format(name=kind.__name__)}}}
+def _json(*kinds: type[Any]) -> dict[str, Any]:
+    refs = [{"$ref": SCHEMAS.format(name=kind.__name__)} for kind in kinds]
+    return {"application/json": {"schema": refs[0] if len(refs) == 1 else {"anyOf": refs}}}
 
 
 def openapi_route(path: str = "/openapi.json") -> Route:
