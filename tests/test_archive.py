@@ -355,3 +355,70 @@ def test_no_address_in_logs_or_messages(
     assert "ingrid@example.org" in export.read_text()
     assert "imported 4 comments and 1 held ones" in err and caplog.records  # logs did run
     assert "@" not in out + err + caplog.text
+
+
+# ---- votes, pins and formatting travel; html is made again ---------------------------------
+
+
+async def test_export_and_import_carry_format_votes_and_pins(
+    start_server: Any, tmp_path: Path
+) -> None:
+    """A Markdown comment with votes and a pin comes back with the same html, counts and pin;
+    the voters (keyed hashes) stay behind, so the import has no votes rows."""
+    server: ThreadServer = start_server()
+    auth = {"Authorization": f"Bearer {ADMIN}"}
+    async with httpx.AsyncClient(base_url=server.url) as http:
+        await http.put(f"/api/articles/{SLUG}", json={"title": "T"}, headers=auth)
+        posted = (await post_comment(http, SLUG, body="**bold** and `code`")).json()["comment"]
+        for n, value in enumerate((1, 1, -1)):
+            vote = {"voter": f"voter-{n:012d}", "value": value}
+            assert (await http.post(f"/api/comments/{posted['id']}/vote", json=vote)).is_success
+        await http.post(f"/api/admin/comments/{posted['id']}/pin", headers=auth)
+        before = (await http.get(f"/api/comments/{posted['id']}")).json()
+    server.stop()
+    export = tmp_path / "out.jsonl"
+    assert await asyncio.to_thread(realtime, "--db", server.settings.db, "export", export) == 0
+    record = [json.loads(line) for line in export.read_text().splitlines()][-1]
+    assert (record["format"], record["up"], record["down"], record["pinned"]) == (
+        "markdown",
+        2,
+        1,
+        True,
+    )
+    assert "html" not in record and "voter" not in export.read_text()
+    target = tmp_path / "new.sqlite"
+    assert await asyncio.to_thread(realtime, "--db", target, "import", export) == 0
+    fresh = start_server(db=target)
+    async with httpx.AsyncClient(base_url=fresh.url) as http:
+        after = (await http.get(f"/api/comments/{posted['id']}")).json()
+    assert after == before
+    assert rows(target, "SELECT count(*) FROM votes") == [(0,)]
+
+
+async def test_comments_from_before_formatting_get_their_html_at_start(
+    start_server: Any, tmp_path: Path
+) -> None:
+    """A database at schema 3: its comments get html at start, as text (as they were shown)."""
+    db = tmp_path / "old.sqlite"
+    with sqlite3.connect(db) as conn:
+        for migration in MIGRATIONS[:3]:
+            conn.executescript(migration)
+        conn.execute("PRAGMA user_version = 3")
+        conn.execute(
+            "INSERT INTO articles (slug, title, created, count) VALUES (?, 'T', ?, 1)",
+            (SLUG, "2026-01-01T00:00:00.000Z"),
+        )
+        conn.execute(
+            "INSERT INTO comments (article, author, avatar, body, created, token_hash)"
+            " VALUES (?, 'Kari', '00', ?, '2026-01-01T00:00:00.000Z', x'00')",
+            (SLUG, "**typed as text**\nhttps://example.org/a"),
+        )
+    server = start_server(db=db)
+    async with httpx.AsyncClient(base_url=server.url) as http:
+        comment = (await http.get("/api/comments/1")).json()
+    assert comment["body"] == "**typed as text**\nhttps://example.org/a"
+    assert comment["html"] == (
+        '<p>**typed as text**<br><a href="https://example.org/a" target="_blank"'
+        ' rel="nofollow ugc noopener">https://example.org/a</a></p>'
+    )
+    assert rows(db, "SELECT count(*) FROM comments WHERE html IS NULL") == [(0,)]
