@@ -172,9 +172,8 @@ class CommentService:
         return RecentList(comments, titles)
 
     def preview(self, body: str) -> Preview:
-        """The HTML a comment with this body would get (the form's live preview)."""
-        if len(body) > self.settings.body_max_chars:
-            raise Invalid(f"must be at most {self.settings.body_max_chars} characters", "body")
+        """The HTML a comment with this body would get (the form's live preview). Bounded by the
+        model's BODY_MAX only: a draft over the site's own limit is told so when it is posted."""
         return Preview(render(body, self.settings.format))
 
     async def comment(self, comment_id: int) -> Comment:

@@ -115,7 +115,7 @@ export class CommentForm {
 
   build() {
     this.title = h('h3', { class: 'rt-form-title', text: t('form.title') });
-    this.previewBody = h('div', { class: 'rt-preview-body rt-body' });
+    this.previewBody = h('div', { class: 'rt-preview-body' });
     this.previewBox = h(
       'div',
       { class: 'rt-preview', hidden: true },
