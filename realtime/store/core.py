@@ -18,6 +18,7 @@ import msgspec
 from realtime.errors import NotFound
 from realtime.models import Article, ArticleIn, Comment, PendingComment
 from realtime.store import moderation
+from realtime.store.file_guard import FileGuard
 from realtime.store.group_commit import GroupCommitWriter, OnCommit
 from realtime.store.schema import migrate
 
@@ -89,6 +90,7 @@ class Store:
         self._next_reader = itertools.cycle(readers)
         self.writer = GroupCommitWriter(writer_conn, group_commit_max)
         self.avatar_key = b""
+        self.file_guard = FileGuard({})
 
     @classmethod
     async def open(
@@ -104,6 +106,8 @@ class Store:
             raise
         store = cls(writer, readers, group_commit_max)
         store.avatar_key = bytes.fromhex(await store._meta("avatar_key"))
+        store.file_guard = FileGuard.watch(path)  # the files just opened, and their -wal
+        store.writer.guard = store.file_guard.check
         store.writer.start()
         return store
 
@@ -128,7 +132,9 @@ class Store:
         return str(row[0])
 
     async def ping(self) -> None:
+        """The database answers, and its path still names the file that answers."""
         await self._one("SELECT 1")
+        self.file_guard.check()
 
     async def get_article(self, slug: str) -> Article | None:
         row = await self._one(f"SELECT {_ARTICLE_COLUMNS} FROM articles WHERE slug = ?", (slug,))

@@ -6,7 +6,12 @@ job that raises an `AppError` is rolled back alone, then commits once: one fsync
 group instead of one per comment. After the COMMIT it calls each job's `on_commit` in the order
 the jobs ran (which is id order), then resolves the callers' futures. A database error (disk full,
 locked past the busy timeout) rolls the whole group back and fails every job in it with
-`Unavailable`: nothing is half-written, nothing is acknowledged that is not on disk.
+`Unavailable`: nothing is half-written, nothing is acknowledged that is not on disk. Such failures
+are logged once per run of them (a full disk fails every group until space is freed), not per group.
+
+`guard` (the store sets it: `file_guard.FileGuard.check`) runs before each group and again after
+its COMMIT: when it raises, the group fails as above and nothing of it is published, so nothing is
+acknowledged from a database file the path no longer names.
 """
 
 from __future__ import annotations
@@ -65,6 +70,9 @@ class GroupCommitWriter:
         # Wraps the publishing of one group (the hub's `batch`), so readers get a group's events
         # in one write each.
         self.settle_scope: Callable[[], AbstractContextManager[object]] = nullcontext
+        # Raises an AppError when the database can no longer be trusted with a commit.
+        self.guard: Callable[[], None] = _unguarded
+        self._failed_groups = 0  # in the current run of failures, for logging once
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="group-commit")
@@ -107,10 +115,12 @@ class GroupCommitWriter:
 
     async def _commit(self, batch: list[_Job[Any]]) -> None:
         started = time.perf_counter()
+        if not self._guarded(batch):
+            return
         try:
             await self._conn.execute("BEGIN IMMEDIATE")
         except sqlite3.Error as exc:
-            self._fail(batch, _unavailable(exc))
+            self._fail(batch, self._unavailable(exc))
             return
         try:
             for job in batch:
@@ -118,8 +128,13 @@ class GroupCommitWriter:
             await self._conn.execute("COMMIT")
         except sqlite3.Error as exc:
             await self._rollback()
-            self._fail(batch, _unavailable(exc))
+            self._fail(batch, self._unavailable(exc))
             return
+        if not self._guarded(batch):  # committed, but maybe to a file nobody will open again
+            return
+        if self._failed_groups:
+            log.warning("writes work again, after %d failed group commits", self._failed_groups)
+            self._failed_groups = 0
         self.stats.record(time.perf_counter() - started, len(batch))
         with self.settle_scope():
             for job in batch:
@@ -151,6 +166,20 @@ class GroupCommitWriter:
         except sqlite3.Error:
             pass  # no transaction left to roll back (SQLite may already have done it)
 
+    def _guarded(self, batch: list[_Job[Any]]) -> bool:
+        try:
+            self.guard()
+        except AppError as error:
+            self._fail(batch, error)
+            return False
+        return True
+
+    def _unavailable(self, exc: sqlite3.Error) -> Unavailable:
+        if not self._failed_groups:
+            log.warning("writes fail (%s): they answer 503 until the database takes them", exc)
+        self._failed_groups += 1
+        return Unavailable(f"the database cannot take writes right now ({exc})")
+
     def _fail(self, batch: list[_Job[Any]], error: AppError) -> None:
         for job in batch:
             _resolve(job.future, error=error)
@@ -167,6 +196,5 @@ def _resolve(
         future.set_result(result)
 
 
-def _unavailable(exc: sqlite3.Error) -> Unavailable:
-    log.warning("write failed: %s", exc)
-    return Unavailable(f"the database cannot take writes right now ({exc})")
+def _unguarded() -> None:
+    pass

@@ -75,7 +75,7 @@ def client_config(settings: Settings) -> Route:
 
 
 def error_response(error: AppError) -> Response:
-    headers = {"Retry-After": str(error.retry_after)} if hasattr(error, "retry_after") else None
+    headers = {"Retry-After": str(error.retry_after)} if error.retry_after is not None else None
     return Response(_encode(error.body()), error.status, headers, media_type="application/json")
 
 
