@@ -8,6 +8,7 @@ import logging
 import os
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
+from typing import Any
 
 import msgspec
 from starlette.applications import Starlette
@@ -29,6 +30,7 @@ from realtime.store import Store
 from realtime.web import http, ws
 from realtime.web.metrics import Metrics, TimingMiddleware
 from realtime.web.openapi import openapi_route
+from realtime.web.server import DESCRIPTORS, DescriptorBudget
 
 log = logging.getLogger("realtime")
 _encode = msgspec.json.Encoder().encode
@@ -110,7 +112,8 @@ async def on_server_error(request: Request, exc: Exception) -> Response:
 def create_app(settings: Settings) -> Starlette:
     files = static_dir()
     headers = page_headers(settings)
-    metrics = Metrics()
+    descriptors = DescriptorBudget()
+    metrics = Metrics(descriptors)
 
     def page(name: str) -> Callable[[Request], Awaitable[Response]]:
         async def endpoint(request: Request) -> Response:
@@ -119,7 +122,7 @@ def create_app(settings: Settings) -> Starlette:
         return endpoint
 
     @contextlib.asynccontextmanager
-    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+    async def lifespan(app: Starlette) -> AsyncIterator[dict[str, Any]]:
         store = await Store.open(
             settings.db,
             group_commit_max=settings.group_commit_max,
@@ -131,8 +134,9 @@ def create_app(settings: Settings) -> Starlette:
         app.state.service = service
         metrics.bind(service)
         watchers = asyncio.create_task(service.announce_watchers(), name="watchers")
+        descriptors.install(asyncio.get_running_loop())
         try:
-            yield
+            yield {DESCRIPTORS: descriptors}  # uvicorn hands the lifespan state to connections
         finally:
             watchers.cancel()
             with contextlib.suppress(asyncio.CancelledError):
