@@ -97,7 +97,9 @@ async def on_http_exception(request: Request, exc: Exception) -> Response:
         return error_response(NotFound("no such endpoint"))
     if exc.status_code == 405:
         response = error_response(MethodNotAllowed(f"{request.method} is not allowed here"))
-        response.headers.update(exc.headers or {})
+        # Starlette joins a set (no stable order), and StaticFiles sends no Allow at all.
+        allowed = (exc.headers or {}).get("Allow", "GET, HEAD")
+        response.headers["Allow"] = ", ".join(sorted(m.strip() for m in allowed.split(",")))
         return response
     body = ErrorBody(ErrorDetail(exc.status_code, "http_error", str(exc.detail)))
     return Response(_encode(body), exc.status_code, exc.headers, media_type="application/json")
