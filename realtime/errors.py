@@ -127,8 +127,8 @@ def from_validation(exc: msgspec.ValidationError) -> Invalid:
 def _friendly(text: str) -> str:
     if "length >= 1" in text:
         return "must not be empty"
-    if "matching regex '^[^\\\\x00]*$'" in text:
-        return "must not contain NUL characters"
+    if "matching regex '^[^\\\\x00]*[^" in text:
+        return "must not be blank or contain NUL characters"
     if "matching regex '^[^@" in text:
         return "must be an e-mail address"
     return text
