@@ -5,12 +5,13 @@ volume unmounted underneath: SQLite keeps writing through its open descriptors a
 still succeeds, into a file that no later start will open. So the store remembers the device and
 inode of the database file and of its `-wal` when it opens them, and `check()` compares them with
 what the paths name now (one `stat` per file, a few microseconds: see BENCHMARKS.md). The writer
-checks before each group commit and again before acknowledging it; `/healthz` checks too.
+checks after each COMMIT, before acknowledging the group; `/healthz` checks too.
 
 Once a path names another file, or none, the guard stays tripped until the process restarts on
-the right file: every write answers 503 (nothing is acknowledged that a restart would not find),
-`/healthz` answers 503 so a load balancer takes the process out, and one log line says why.
-Putting the file back does not untrip it: the writes refused meanwhile may or may not be in it.
+the right file: that group and every later write answer 503 (nothing is acknowledged that a
+restart would not find), `/healthz` answers 503 so a load balancer takes the process out, and one
+log line says why. Putting the file back does not untrip it: the group that was refused when the
+guard tripped is in that file, unacknowledged.
 """
 
 from __future__ import annotations
@@ -26,13 +27,13 @@ log = logging.getLogger("realtime.store")
 Identity = tuple[int, int]  # (st_dev, st_ino)
 
 
-def identity(path: Path) -> Identity:
+def identity(path: str) -> Identity:
     """The device and inode `path` names now."""
     found = os.stat(path)  # raises OSError (other than not found) for a volume in trouble
     return found.st_dev, found.st_ino
 
 
-def _named(path: Path) -> Identity | None:
+def _named(path: str) -> Identity | None:
     try:
         return identity(path)
     except FileNotFoundError:
@@ -40,7 +41,7 @@ def _named(path: Path) -> Identity | None:
 
 
 class FileGuard:
-    def __init__(self, expected: dict[Path, Identity]) -> None:
+    def __init__(self, expected: dict[str, Identity]) -> None:
         self._expected = expected
         self.problem: str | None = None
 
@@ -48,10 +49,10 @@ class FileGuard:
     def watch(cls, database: str | Path) -> FileGuard:
         """Remember the files `database` and its `-wal` name now (right after the store opened
         them); an in-memory database, or a missing `-wal`, is simply not watched."""
-        expected: dict[Path, Identity] = {}
+        expected: dict[str, Identity] = {}  # paths as str: os.stat takes them fastest
         if str(database) not in ("", ":memory:"):
-            path = Path(database).absolute()
-            for watched in (path, path.with_name(path.name + "-wal")):
+            path = str(Path(database).absolute())
+            for watched in (path, path + "-wal"):
                 found = _named(watched)
                 if found is not None:
                     expected[watched] = found

@@ -9,9 +9,10 @@ locked past the busy timeout) rolls the whole group back and fails every job in 
 `Unavailable`: nothing is half-written, nothing is acknowledged that is not on disk. Such failures
 are logged once per run of them (a full disk fails every group until space is freed), not per group.
 
-`guard` (the store sets it: `file_guard.FileGuard.check`) runs before each group and again after
-its COMMIT: when it raises, the group fails as above and nothing of it is published, so nothing is
-acknowledged from a database file the path no longer names.
+`guard` (the store sets it: `file_guard.FileGuard.check`) runs after each COMMIT, before the group
+is acknowledged: when it raises, the group fails as above and nothing of it is published, so
+nothing is acknowledged from a database file the path no longer names; and from then on every
+group fails with that error before it writes anything.
 """
 
 from __future__ import annotations
@@ -72,6 +73,7 @@ class GroupCommitWriter:
         self.settle_scope: Callable[[], AbstractContextManager[object]] = nullcontext
         # Raises an AppError when the database can no longer be trusted with a commit.
         self.guard: Callable[[], None] = _unguarded
+        self._distrusted: AppError | None = None  # what the guard raised, for good
         self._failed_groups = 0  # in the current run of failures, for logging once
 
     def start(self) -> None:
@@ -115,7 +117,8 @@ class GroupCommitWriter:
 
     async def _commit(self, batch: list[_Job[Any]]) -> None:
         started = time.perf_counter()
-        if not self._guarded(batch):
+        if self._distrusted is not None:
+            self._fail(batch, self._distrusted)
             return
         try:
             await self._conn.execute("BEGIN IMMEDIATE")
@@ -130,7 +133,7 @@ class GroupCommitWriter:
             await self._rollback()
             self._fail(batch, self._unavailable(exc))
             return
-        if not self._guarded(batch):  # committed, but maybe to a file nobody will open again
+        if not self._guarded(batch):  # committed, but maybe to a file no restart will open
             return
         if self._failed_groups:
             log.warning("writes work again, after %d failed group commits", self._failed_groups)
@@ -170,6 +173,7 @@ class GroupCommitWriter:
         try:
             self.guard()
         except AppError as error:
+            self._distrusted = error
             self._fail(batch, error)
             return False
         return True
