@@ -53,7 +53,8 @@ ERROR_MEANINGS = {
     415: "request body is not application/json",
     422: "a field or parameter out of bounds (named in `field`)",
     429: "rate limited (see Retry-After)",
-    503: "the database cannot take the write right now; nothing was written",
+    503: "the database cannot take the write right now (see Retry-After), or the database file"
+    " is gone from under the server; nothing was written",
 }
 # Every endpoint that reads a JSON body can answer these.
 BODY_ERRORS = (400, 413, 415, 422)
@@ -175,6 +176,7 @@ OPERATIONS: tuple[Operation, ...] = (
         path="/healthz",
         summary="The server and its database answer",
         response=Health,
+        errors=(503,),
     ),
     Operation(
         name="list_articles",
