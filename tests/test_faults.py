@@ -21,12 +21,11 @@ import sys
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
-import aiosqlite
 import httpx
 import pytest
 
 from realtime.errors import Unavailable
-from realtime.store import Store
+from realtime.store import Store, Tx
 from tests.conftest import ADMIN, SLUG
 from tests.servers import ROOT, UNIT, ThreadServer
 from tests.wsclient import Reader
@@ -274,8 +273,8 @@ async def test_file_replaced_during_a_commit(tmp_path: Path) -> None:
     store = await Store.open(tmp_path / "db.sqlite")
     published: list[int] = []
 
-    async def work(conn: aiosqlite.Connection) -> int:
-        await conn.execute("INSERT INTO meta (key, value) VALUES ('during', 'commit')")
+    async def work(tx: Tx) -> int:
+        await tx.run("INSERT INTO meta (key, value) VALUES ('during', 'commit')")
         os.rename(tmp_path / "db.sqlite", tmp_path / "aside.sqlite")
         return 1
 

@@ -1,37 +1,36 @@
-"""One writer connection that groups concurrent writes into one transaction.
+"""One writer that groups concurrent writes into one transaction.
 
 Callers `submit(work, on_commit)`. The writer takes every job waiting in its queue (up to
-`max_batch`), runs them in one `BEGIN IMMEDIATE` transaction, each inside its own SAVEPOINT so a
-job that raises an `AppError` is rolled back alone, then commits once: one fsync for the whole
-group instead of one per comment. After the COMMIT it calls each job's `on_commit` in the order
-the jobs ran (which is id order), then resolves the callers' futures. A database error (disk full,
-locked past the busy timeout) rolls the whole group back and fails every job in it with
-`Unavailable`: nothing is half-written, nothing is acknowledged that is not on disk. Such failures
-are logged once per run of them (a full disk fails every group until space is freed), not per group.
+`max_batch`), runs them in one transaction (the backend's `begin`: `BEGIN IMMEDIATE` on SQLite),
+each inside its own SAVEPOINT so a job that raises an `AppError` is rolled back alone, then
+commits once: one fsync for the whole group instead of one per comment. After the COMMIT it calls
+each job's `on_commit` in the order the jobs ran (which is id order), then resolves the callers'
+futures. A database error (disk full, locked past the busy timeout, connection lost) rolls the
+whole group back and fails every job in it with `Unavailable`: nothing is half-written, nothing
+is acknowledged that is not on disk. Such failures are logged once per run of them (a full disk
+fails every group until space is freed), not once per group.
 
-`guard` (the store sets it: `file_guard.FileGuard.check`) runs after each COMMIT, before the group
-is acknowledged: when it raises, the group fails as above and nothing of it is published, so
-nothing is acknowledged from a database file the path no longer names; and from then on every
-group fails with that error before it writes anything.
+After each COMMIT, before the group is acknowledged, `backend.check()` says whether the database
+can still be trusted (SQLite: `file_guard.py`, its file is still at its path). When it raises, the
+group fails as above and nothing of it is published, so nothing is acknowledged from a file that
+no restart would open; from then on every group fails with that error before writing anything.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import sqlite3
 import time
 from collections.abc import Awaitable, Callable
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
-import aiosqlite
-
 from realtime.errors import AppError, Unavailable
+from realtime.store.db import Backend, Tx
 
 T = TypeVar("T")
-Work = Callable[[aiosqlite.Connection], Awaitable[T]]
+Work = Callable[[Tx], Awaitable[T]]
 OnCommit = Callable[[T], None]
 
 log = logging.getLogger("realtime.store")
@@ -62,18 +61,17 @@ class CommitStats:
 
 
 class GroupCommitWriter:
-    def __init__(self, conn: aiosqlite.Connection, max_batch: int) -> None:
-        self._conn = conn
+    def __init__(self, backend: Backend, max_batch: int) -> None:
+        self._backend = backend
         self._max_batch = max_batch
         self._queue: asyncio.Queue[_Job[Any]] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
+        self._tx: Tx | None = None  # the open transaction, while a group runs
         self.stats = CommitStats()
         # Wraps the publishing of one group (the hub's `batch`), so readers get a group's events
         # in one write each.
         self.settle_scope: Callable[[], AbstractContextManager[object]] = nullcontext
-        # Raises an AppError when the database can no longer be trusted with a commit.
-        self.guard: Callable[[], None] = _unguarded
-        self._distrusted: AppError | None = None  # what the guard raised, for good
+        self._distrusted: AppError | None = None  # what backend.check() raised, for good
         self._failed_groups = 0  # in the current run of failures, for logging once
 
     def start(self) -> None:
@@ -109,7 +107,7 @@ class GroupCommitWriter:
                 await self._commit(batch)
             except Exception as exc:  # never let the writer die: fail this group, go on
                 log.exception("group commit failed")
-                await self._rollback()  # else the open transaction blocks every later write
+                await self._rollback()  # else an open transaction blocks every later write
                 self._fail(batch, Unavailable(f"database error: {type(exc).__name__}"))
             finally:
                 for _ in batch:
@@ -117,23 +115,25 @@ class GroupCommitWriter:
 
     async def _commit(self, batch: list[_Job[Any]]) -> None:
         started = time.perf_counter()
+        backend = self._backend
         if self._distrusted is not None:
             self._fail(batch, self._distrusted)
             return
         try:
-            await self._conn.execute("BEGIN IMMEDIATE")
-        except sqlite3.Error as exc:
+            self._tx = tx = await backend.begin()
+        except backend.unavailable as exc:
             self._fail(batch, self._unavailable(exc))
             return
         try:
             for job in batch:
-                await self._run_job(job)
-            await self._conn.execute("COMMIT")
-        except sqlite3.Error as exc:
+                await self._run_job(tx, job)
+            await backend.commit(tx)
+        except backend.unavailable as exc:
             await self._rollback()
             self._fail(batch, self._unavailable(exc))
             return
-        if not self._guarded(batch):  # committed, but maybe to a file no restart will open
+        self._tx = None
+        if not self._trusted(batch):  # committed, but maybe to a file no restart will open
             return
         if self._failed_groups:
             log.warning("writes work again, after %d failed group commits", self._failed_groups)
@@ -143,14 +143,14 @@ class GroupCommitWriter:
             for job in batch:
                 self._settle(job)
 
-    async def _run_job(self, job: _Job[Any]) -> None:
-        await self._conn.execute("SAVEPOINT job")
+    async def _run_job(self, tx: Tx, job: _Job[Any]) -> None:
+        await tx.run("SAVEPOINT job")
         try:
-            job.result = await job.work(self._conn)
+            job.result = await job.work(tx)
         except AppError as exc:
             job.error = exc
-            await self._conn.execute("ROLLBACK TO job")
-        await self._conn.execute("RELEASE job")
+            await tx.run("ROLLBACK TO SAVEPOINT job")
+        await tx.run("RELEASE SAVEPOINT job")
 
     def _settle(self, job: _Job[Any]) -> None:
         if job.error is not None:
@@ -164,21 +164,20 @@ class GroupCommitWriter:
         _resolve(job.future, result=job.result)
 
     async def _rollback(self) -> None:
-        try:
-            await self._conn.execute("ROLLBACK")
-        except sqlite3.Error:
-            pass  # no transaction left to roll back (SQLite may already have done it)
+        tx, self._tx = self._tx, None
+        if tx is not None:
+            await self._backend.rollback(tx)
 
-    def _guarded(self, batch: list[_Job[Any]]) -> bool:
+    def _trusted(self, batch: list[_Job[Any]]) -> bool:
         try:
-            self.guard()
+            self._backend.check()
         except AppError as error:
             self._distrusted = error
             self._fail(batch, error)
             return False
         return True
 
-    def _unavailable(self, exc: sqlite3.Error) -> Unavailable:
+    def _unavailable(self, exc: BaseException) -> Unavailable:
         if not self._failed_groups:
             log.warning("writes fail (%s): they answer 503 until the database takes them", exc)
         self._failed_groups += 1
@@ -198,7 +197,3 @@ def _resolve(
         future.set_exception(error)
     else:
         future.set_result(result)
-
-
-def _unguarded() -> None:
-    pass
