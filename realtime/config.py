@@ -57,6 +57,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     busy_timeout_ms: Annotated[int, Meta(ge=0)] = 5000
     event_loop: Literal["auto", "asyncio", "uvloop"] = "auto"
     log_level: Literal["critical", "error", "warning", "info", "debug"] = "info"
+    language: Literal["en", "nb"] = "en"
 
 
 _FIELDS = set(Settings.__struct_fields__)
