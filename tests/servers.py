@@ -43,7 +43,8 @@ class ThreadServer:
     def __init__(self, settings: Settings, **uvicorn_options: Any) -> None:
         self.settings = settings
         self.app = create_app(settings)
-        config = uvicorn_config(self.app, settings, host="127.0.0.1", port=0, **uvicorn_options)
+        options = {"host": "127.0.0.1", "port": 0, **uvicorn_options}
+        config = uvicorn_config(self.app, settings, **options)
         self.server = uvicorn.Server(config)
         self.server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
         self.thread = threading.Thread(target=self.server.run, daemon=True)
