@@ -16,9 +16,9 @@ from realtime.models import SLUG_PATTERN
 DESCRIPTION = """\
 Load-test a running realtime server: readers hold WebSockets (or, with --transport sse, Server-Sent
 Events streams) open on the articles while posters post comments over HTTP at a fixed total rate;
-every delivery is timed and checked (missing, duplicated, out-of-order). Exits 0 when every check passes, 1 when one fails, 2 on bad arguments
-and 3 when the run cannot start (server unreachable, article missing or refused, no reader
-could connect).
+every delivery is timed and checked (missing, duplicated, out-of-order). Exits 0 when every check
+passes, 1 when one fails, 2 on bad arguments and 3 when the run cannot start (server unreachable,
+article missing or refused, no reader could connect).
 """
 
 EPILOG = """\

@@ -9,7 +9,7 @@ far behind still gets its 1013 close frame queued behind its backlog.
 
 `DirectHttpProtocol` does the same for Server-Sent Events: uvicorn's httptools protocol plus the
 `realtime.direct_stream` extension, a `DirectStream` that writes chunks of a response body that
-the app has started through ASGI, and ends the stream itself (too slow, or shutting down).
+the app has started through ASGI, and ends it itself (too slow, or shutting down).
 """
 
 from __future__ import annotations
@@ -90,8 +90,9 @@ class DirectWebSocketProtocol(WebSocketsSansIOProtocol):
 
 
 class DirectStream:
-    """Non-blocking writes of chunks (HTTP/1.1 chunked encoding) to one response's body, once the
-    app has sent the response start through ASGI and called `open` (on the fan-out hot path)."""
+    """Non-blocking writes to one response's chunked body, once the app has sent the response
+    start through ASGI and called `open` (on the fan-out hot path: the caller frames the chunks,
+    so that readers at the same place share them)."""
 
     __slots__ = ("_transport", "_loop", "live", "ended")
 
@@ -105,12 +106,12 @@ class DirectStream:
         """From now on the body is written here, past ASGI, until the connection ends."""
         self.live = True
 
-    def write(self, data: bytes) -> int:
-        """Queue `data` as one chunk; return the bytes the transport still holds unsent."""
+    def write(self, chunks: bytes) -> int:
+        """Queue framed chunks; return the bytes the transport still holds unsent."""
         transport = self._transport
         if self.ended or transport.is_closing():
             return 0
-        transport.write(b"%x\r\n%b\r\n" % (len(data), data))
+        transport.write(chunks)
         size: int = transport.get_write_buffer_size()
         return size
 

@@ -62,13 +62,21 @@ _encode = msgspec.json.Encoder().encode
 
 
 class Stream(Protocol):
-    """A response body written without waiting (see `realtime.web.server.DirectStream`)."""
+    """A chunked response body written without waiting (`realtime.web.server.DirectStream`)."""
 
     ended: bool
 
     def open(self) -> None: ...
-    def write(self, data: bytes) -> int: ...
+    def write(self, chunks: bytes) -> int: ...
     def end(self) -> None: ...
+
+
+def chunk(data: bytes) -> bytes:
+    """One chunk of HTTP/1.1's chunked transfer coding."""
+    return b"%x\r\n%b\r\n" % (len(data), data)
+
+
+KEEPALIVE_CHUNK = chunk(KEEPALIVE)
 
 
 class Feed(Protocol):
@@ -116,6 +124,23 @@ class Cursor:
         return b"".join(parts)
 
 
+class _Shared:
+    """The chunk last built for a reader, reused by the next reader at the same position given
+    the same messages: the hub hands one message (or batch) to every reader of an article in
+    turn, and they all stand at the same place, so the id lines are built once, not per reader."""
+
+    __slots__ = ("messages", "start", "end", "chunk")
+
+    def __init__(self) -> None:
+        self.messages: list[Message] = []
+        self.start: tuple[bool, int, int] = (False, -1, -1)
+        self.end = (0, 0)
+        self.chunk = b""
+
+
+_shared = _Shared()
+
+
 class DirectEvents:
     """An SSE reader as the hub's sink: its cursor's bytes go straight to its stream."""
 
@@ -128,10 +153,19 @@ class DirectEvents:
         self._stats = stats
 
     def send(self, messages: list[Message]) -> int:
-        return self._stream.write(self._cursor.encode(messages))
+        cursor, shared = self._cursor, _shared
+        start = (cursor.ids, cursor.comment, cursor.rev)
+        # Element by element, identity first: the same Message objects, as the hub passes them.
+        if shared.start == start and shared.messages == messages:
+            cursor.comment, cursor.rev = shared.end
+            return self._stream.write(shared.chunk)
+        data = chunk(cursor.encode(messages))
+        shared.messages, shared.start, shared.chunk = messages, start, data
+        shared.end = (cursor.comment, cursor.rev)
+        return self._stream.write(data)
 
     def keepalive(self) -> None:
-        if self._stream.write(KEEPALIVE) > self._limit:
+        if self._stream.write(KEEPALIVE_CHUNK) > self._limit:
             self.too_slow()
 
     def too_slow(self) -> None:
