@@ -26,7 +26,7 @@ from _common import CpuMeter, Server, figures, loadtest_args, machine, run_loadt
 from realtime.live.hub import HubStats, Message, Subscriber, sse_data, text_frame
 from realtime.loadtest import Report
 from realtime.web.resume import Position
-from realtime.web.sse import Cursor, DirectEvents, chunk
+from realtime.web.sse import Cursor, DirectEvents, SharedChunk, chunk
 
 PAYLOAD = b'{"type":"comment","comment":{"id":123456,"body":"' + b"x" * 400 + b'"},"count":9}'
 
@@ -67,10 +67,12 @@ def fan_out_us(transport: str, readers: int = 1000, trials: int = 21) -> float:
     for trial in range(trials):
         message = Message.of(PAYLOAD, 1000 + trial)
         subscribers = [Subscriber(1 << 20) for _ in range(readers)]
+        shared, stats = SharedChunk(), HubStats()
         for subscriber in subscribers:
             if transport == "sse":
                 cursor = Cursor(Position(1, 3))
-                subscriber.attach_events(DirectEvents(NullStream(), cursor, 1 << 20, HubStats()))
+                events = DirectEvents(NullStream(), cursor, 1 << 20, stats, shared)
+                subscriber.attach_events(events)
             else:
                 subscriber.attach(NullStream())
         started = time.perf_counter()

@@ -10,6 +10,9 @@ from typing import Any
 
 import httpx
 
+from realtime.live.hub import HubStats, Message
+from realtime.web.resume import Position
+from realtime.web.sse import Cursor, DirectEvents, SharedChunk, chunk
 from tests.conftest import ADMIN, post_comment
 from tests.servers import UNIT, ThreadServer, make_settings, wait_for
 from tests.sseclient import SseReader
@@ -348,3 +351,40 @@ async def _portable_stream(server: ThreadServer) -> None:
         assert (await back.next())["type"] == "hello"
         assert (await back.next())["comment"] == third
         await back.close()
+
+
+class CollectingStream:
+    """A real in-memory stream: records the chunks written to it."""
+
+    def __init__(self) -> None:
+        self.chunks: list[bytes] = []
+        self.ended = False
+
+    def open(self) -> None:
+        pass
+
+    def write(self, chunks: bytes) -> int:
+        self.chunks.append(chunks)
+        return 0
+
+    def end(self) -> None:
+        self.ended = True
+
+
+def test_readers_share_a_chunk_only_at_the_same_position() -> None:
+    """Readers at one position get the very same chunk; a reader elsewhere gets its own id."""
+    shared, stats = SharedChunk(), HubStats()
+    streams = [CollectingStream() for _ in range(3)]
+    starts = [Position(5, 2), Position(5, 2), Position(5, 7)]
+    sinks = [
+        DirectEvents(stream, Cursor(start), 1 << 20, stats, shared)
+        for stream, start in zip(streams, starts, strict=True)
+    ]
+    for message in (Message.of(b'{"c":6}', 6), Message.of(b'{"e":1}', rev=3)):
+        for sink in sinks:
+            sink.send([message])
+    assert streams[0].chunks[0] is streams[1].chunks[0]
+    assert [stream.chunks for stream in streams[1:]] == [
+        [chunk(b'data: {"c":6}\nid: 6.2\n\n'), chunk(b'data: {"e":1}\nid: 6.3\n\n')],
+        [chunk(b'data: {"c":6}\nid: 6.7\n\n'), chunk(b'data: {"e":1}\nid: 6.7\n\n')],
+    ]

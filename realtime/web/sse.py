@@ -124,10 +124,11 @@ class Cursor:
         return b"".join(parts)
 
 
-class _Shared:
+class SharedChunk:
     """The chunk last built for a reader, reused by the next reader at the same position given
     the same messages: the hub hands one message (or batch) to every reader of an article in
-    turn, and they all stand at the same place, so the id lines are built once, not per reader."""
+    turn, and they all stand at the same place, so the id lines are built once, not per reader.
+    One per app (`Keepalive.shared`): an app's streams all live on its one event loop."""
 
     __slots__ = ("messages", "start", "end", "chunk")
 
@@ -138,22 +139,22 @@ class _Shared:
         self.chunk = b""
 
 
-_shared = _Shared()
-
-
 class DirectEvents:
     """An SSE reader as the hub's sink: its cursor's bytes go straight to its stream."""
 
-    __slots__ = ("_stream", "_cursor", "_limit", "_stats")
+    __slots__ = ("_stream", "_cursor", "_limit", "_stats", "_shared")
 
-    def __init__(self, stream: Stream, cursor: Cursor, limit: int, stats: HubStats) -> None:
+    def __init__(
+        self, stream: Stream, cursor: Cursor, limit: int, stats: HubStats, shared: SharedChunk
+    ) -> None:
         self._stream = stream
         self._cursor = cursor
         self._limit = limit
         self._stats = stats
+        self._shared = shared
 
     def send(self, messages: list[Message]) -> int:
-        cursor, shared = self._cursor, _shared
+        cursor, shared = self._cursor, self._shared
         start = (cursor.ids, cursor.comment, cursor.rev)
         # Element by element, identity first: the same Message objects, as the hub passes them.
         if shared.start == start and shared.messages == messages:
@@ -181,6 +182,7 @@ class Keepalive:
 
     def __init__(self, interval: float) -> None:
         self.interval = interval
+        self.shared = SharedChunk()
         self._streams: set[DirectEvents] = set()
         self._task: asyncio.Task[None] | None = None
 
@@ -232,7 +234,8 @@ class EventStream(Response):
 
     async def _direct(self, feed: Feed, stream: Stream, receive: Receive) -> None:
         """From here the hub writes this reader's events; this task only waits for it to go."""
-        events = DirectEvents(stream, Cursor(feed.position), self.limit, self.svc.hub.stats)
+        cursor, stats = Cursor(feed.position), self.svc.hub.stats
+        events = DirectEvents(stream, cursor, self.limit, stats, self.keepalive.shared)
         feed.subscriber.on_overflow = events.too_slow
         stream.open()
         with self.keepalive.kept(events):
