@@ -57,6 +57,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     trusted_proxies: list[str] = msgspec.field(default_factory=list)
     busy_timeout_ms: Annotated[int, Meta(ge=0)] = 5000
     log_level: Literal["critical", "error", "warning", "info", "debug"] = "info"
+    language: Literal["en", "nb"] = "en"
 
 
 _FIELDS = set(Settings.__struct_fields__)
