@@ -25,7 +25,7 @@ from realtime.live.factory import make_hub
 from realtime.models import ErrorBody, ErrorDetail
 from realtime.service import CommentService
 from realtime.store import Store
-from realtime.web import http, ws
+from realtime.web import http, sse, ws
 from realtime.web.files import static_dir
 from realtime.web.metrics import Metrics, TimingMiddleware
 from realtime.web.openapi import openapi_route
@@ -123,6 +123,7 @@ def create_app(settings: Settings) -> Starlette:
         *http.routes,
         openapi_route(),
         *ws.routes,
+        *sse.routes,
         client_config(settings),
         *Pages(settings, headers).routes(),
         Route("/metrics", metrics.endpoint),
