@@ -26,12 +26,12 @@ from realtime.live.factory import make_hub
 from realtime.models import ErrorBody, ErrorDetail
 from realtime.service import CommentService
 from realtime.store import Store
-from realtime.web import http, ws
+from realtime.web import http, sse, ws
+from realtime.web.descriptors import DESCRIPTORS, DescriptorBudget
 from realtime.web.files import static_dir
 from realtime.web.metrics import Metrics, TimingMiddleware
 from realtime.web.openapi import openapi_route
 from realtime.web.pages import Pages, client_settings
-from realtime.web.server import DESCRIPTORS, DescriptorBudget
 
 log = logging.getLogger("realtime")
 _encode = msgspec.json.Encoder().encode
@@ -129,6 +129,7 @@ def create_app(settings: Settings) -> Starlette:
         *http.routes,
         openapi_route(),
         *ws.routes,
+        *sse.routes,
         client_config(settings),
         *Pages(settings, headers).routes(),
         Route("/metrics", metrics.endpoint),

@@ -19,7 +19,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 if TYPE_CHECKING:
     from realtime.service import CommentService
-    from realtime.web.server import DescriptorBudget
+    from realtime.web.descriptors import DescriptorBudget
 
 
 class Metrics:
@@ -63,7 +63,9 @@ class Metrics:
         ):
             yield CounterMetricFamily(name, text, value=value)
         refused = CounterMetricFamily(
-            "realtime_readers_refused", "Readers closed with 1013 at a limit", labels=["limit"]
+            "realtime_readers_refused",
+            "Readers refused at a limit (1013, or 503 for a stream)",
+            labels=["limit"],
         )
         for limit, count in service.sockets.refused.items():
             refused.add_metric([limit], count)
@@ -87,7 +89,8 @@ class TimingMiddleware:
         self.metrics = metrics
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] != "http" or scope["path"].startswith("/sse/"):
+            # An event stream lasts as long as its reader stays: no request latency to observe.
             await self.app(scope, receive, send)
             return
         started = time.perf_counter()

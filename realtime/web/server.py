@@ -7,180 +7,27 @@ awaiting, and tells how many bytes the transport still holds unsent. That is wha
 same bytes go to every reader, no reader's slow socket delays the loop, and a reader that is too
 far behind still gets its 1013 close frame queued behind its backlog.
 
-`BudgetedHttpProtocol` keeps the process clear of its open-file limit (`ulimit -n`). At the limit
-itself the accept loop can do nothing useful: uvloop (libuv) accepts each new connection and
-drops it without a word, and asyncio's loop logs "socket.accept() out of system resource" up to
-its backlog times a second while the connections wait unanswered. So a new connection is refused
-a little earlier, while `DescriptorBudget.reserve` descriptors are still free: it gets a 503 in
-the error shape and is closed. Connections already open (readers included) are served as before,
-and one log line says why (once per episode: after a minute without refusals, a new one logs
-again). The budget reaches the protocol through the ASGI lifespan state, so every worker process
-has its own.
+`DirectHttpProtocol` does the same for Server-Sent Events: uvicorn's httptools protocol plus the
+`realtime.direct_stream` extension, a `DirectStream` that writes chunks of a response body that
+the app has started through ASGI, and ends it itself (too slow, or shutting down).
+`BudgetedHttpProtocol` on top of it refuses new connections near the open-file limit
+(`descriptors.py`).
 """
 
 from __future__ import annotations
 
 import asyncio
-import logging
-import os
-import resource
-import time
-from collections.abc import Callable
 from typing import Any
 
-import msgspec
 import uvicorn
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 from websockets.http11 import Request
 
 from realtime.config import Settings
-from realtime.errors import Unavailable
-from realtime.web.ws import DIRECT_EXTENSION
-
-log = logging.getLogger("realtime.server")
-# The key of the `DescriptorBudget` in the lifespan state that uvicorn hands every connection.
-DESCRIPTORS = "realtime.descriptors"
-RECOUNT_SECONDS = 1.0  # how stale the count of open descriptors may be, far from the limit
-NEAR_RECOUNT_SECONDS = 0.05  # and near it
-EPISODE_SECONDS = 60.0  # refusals this far apart are separate episodes, each logged once
-LINGER_SECONDS = 1.0  # a refused client that sends nothing is closed after this
-_ACCEPT_EXHAUSTED = "socket.accept() out of system resource"  # asyncio's message
-_ACCEPT_RETRY = "BaseSelectorEventLoop._start_serving"  # and the retry it schedules
-
-
-def _refusal() -> bytes:
-    error = Unavailable("the server is at its open-file limit; try again later")
-    body = msgspec.json.encode(error.body())
-    head = (
-        "HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\n"
-        f"content-length: {len(body)}\r\nretry-after: {error.retry_after}\r\n"
-        "connection: close\r\n\r\n"
-    )
-    return head.encode() + body
-
-
-REFUSAL = _refusal()
-
-
-def open_descriptors() -> int | None:
-    """How many descriptors the process has open (None where the OS does not say)."""
-    for listing in ("/proc/self/fd", "/dev/fd"):
-        try:
-            return len(os.listdir(listing)) - 1  # less the one listdir itself held
-        except OSError:
-            continue
-    return None
-
-
-class DescriptorBudget:
-    """Admits a new connection while the process has `reserve` descriptors to spare."""
-
-    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
-        self._clock = clock
-        self._others = 0  # descriptors that are not connections, as of the last count
-        self._counted_at = float("-inf")
-        self._last_refusal = float("-inf")
-        self.limit = self.reserve = 0
-        self.refused = 0
-        self.lingering = 0  # refused connections held open (briefly) to read their request
-
-    def may_linger(self) -> bool:
-        """Refusals may hold at most half the reserve, so a flood of them cannot use it all."""
-        return self.lingering < self.reserve // 2
-
-    def admit(self, connections: int) -> bool:
-        """`connections`: those open now, the new one included."""
-        now = self._clock()
-        near = self._others + connections >= self.limit - self.reserve
-        if now - self._counted_at > (NEAR_RECOUNT_SECONDS if near else RECOUNT_SECONDS):
-            self._recount(connections, now)
-        in_use = self._others + connections
-        if in_use < self.limit - self.reserve:
-            return True
-        self.refused += 1
-        if now - self._last_refusal > EPISODE_SECONDS:
-            self._log_exhausted(f"{in_use} descriptors in use")
-        self._last_refusal = now
-        return False
-
-    def accept_failed(self) -> None:
-        """The loop could not accept at all (asyncio): the same episode, logged the same way."""
-        now = self._clock()
-        if now - self._last_refusal > EPISODE_SECONDS:
-            self._log_exhausted("accept() failed: too many open files")
-        self._last_refusal = now
-
-    def _recount(self, connections: int, now: float) -> None:
-        soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
-        self.limit = soft if soft != resource.RLIM_INFINITY else 1 << 30
-        self.reserve = max(16, min(256, self.limit // 10))
-        counted = open_descriptors()
-        self._others = counted - connections if counted is not None else 0
-        self._counted_at = now
-
-    def _log_exhausted(self, detail: str) -> None:
-        log.warning(
-            "open-file limit nearly reached (%s, ulimit -n %d): new connections get 503 until "
-            "some close; the open ones are served as before. Raise the limit (LimitNOFILE=, "
-            "ulimit -n) or lower max_readers",
-            detail,
-            self.limit,
-        )
-
-    def install(self, loop: asyncio.AbstractEventLoop) -> None:
-        """Fold asyncio's accept errors into this budget's one log line per episode.
-
-        asyncio reports EMFILE once per connection waiting (up to the backlog, each time the
-        listening socket wakes) and schedules as many retries, which all fail with a traceback
-        if the server closes meanwhile: both are the episode already logged."""
-        previous = loop.get_exception_handler()
-
-        def handle(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
-            if context.get("message") == _ACCEPT_EXHAUSTED:
-                self.accept_failed()
-            elif _ACCEPT_RETRY in repr(context.get("handle")) and self._last_refusal > 0:
-                log.debug("accept retry after the server closed: %s", context.get("exception"))
-            elif previous is not None:
-                previous(loop, context)
-            else:
-                loop.default_exception_handler(context)
-
-        loop.set_exception_handler(handle)
-
-
-class BudgetedHttpProtocol(HttpToolsProtocol):
-    """uvicorn's HTTP protocol, refusing new connections (503) past the descriptor budget."""
-
-    _budget: DescriptorBudget | None = None  # set when this connection is refused
-    _linger: asyncio.TimerHandle | None = None
-
-    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
-        super().connection_made(transport)
-        budget: DescriptorBudget | None = self.app_state.get(DESCRIPTORS)
-        if budget is None or budget.admit(len(self.connections)):
-            return
-        transport.write(REFUSAL)
-        self._budget = budget
-        if not budget.may_linger():
-            transport.close()
-            return
-        # Closing with the request unread would reset the connection, and the client might lose
-        # the 503: so the request is read first, for a second at most.
-        budget.lingering += 1
-        self._linger = self.loop.call_later(LINGER_SECONDS, transport.close)
-
-    def data_received(self, data: bytes) -> None:
-        if self._budget is not None:  # refused: drop the request, close
-            self.transport.close()
-            return
-        super().data_received(data)
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        if self._linger is not None and self._budget is not None:
-            self._linger.cancel()
-            self._budget.lingering -= 1
-        super().connection_lost(exc)
+from realtime.web.descriptors import DESCRIPTORS, LINGER_SECONDS, REFUSAL, DescriptorBudget
+from realtime.web.sse import DIRECT_STREAM
+from realtime.web.ws import CLOSE_TIMEOUT, DIRECT_EXTENSION
 
 
 class DirectSocket:
@@ -243,6 +90,97 @@ class DirectWebSocketProtocol(WebSocketsSansIOProtocol):
         scope: Any = getattr(self, "scope", None)
         if scope is not None:
             scope["extensions"][DIRECT_EXTENSION] = DirectSocket(self)
+
+
+class DirectStream:
+    """Non-blocking writes to one response's chunked body, once the app has sent the response
+    start through ASGI and called `open` (on the fan-out hot path: the caller frames the chunks,
+    so that readers at the same place share them)."""
+
+    __slots__ = ("_transport", "_loop", "live", "ended")
+
+    def __init__(self, transport: asyncio.Transport, loop: asyncio.AbstractEventLoop) -> None:
+        self._transport = transport
+        self._loop = loop
+        self.live = False
+        self.ended = False
+
+    def open(self) -> None:
+        """From now on the body is written here, past ASGI, until the connection ends."""
+        self.live = True
+
+    def write(self, chunks: bytes) -> int:
+        """Queue framed chunks; return the bytes the transport still holds unsent."""
+        transport = self._transport
+        if self.ended or transport.is_closing():
+            return 0
+        transport.write(chunks)
+        size: int = transport.get_write_buffer_size()
+        return size
+
+    def end(self) -> None:
+        """Queue the last chunk behind whatever is unsent and close; drop the link if it never
+        drains. The app's receive() then reports the disconnect."""
+        if self.ended or self._transport.is_closing():
+            return
+        self.ended = True
+        self._transport.write(b"0\r\n\r\n")
+        self._transport.close()
+        self._loop.call_later(CLOSE_TIMEOUT, self._transport.abort)
+
+
+class DirectHttpProtocol(HttpToolsProtocol):
+    stream: DirectStream | None = None
+
+    def on_headers_complete(self) -> None:
+        super().on_headers_complete()
+        scope: Any = self.scope
+        if "path" in scope:  # an HTTP request, not a WebSocket upgrade; its task starts next turn
+            self.stream = DirectStream(self.transport, self.loop)
+            scope["extensions"] = {DIRECT_STREAM: self.stream}
+
+    def shutdown(self) -> None:
+        """On SIGTERM, end open event streams now (their readers reconnect elsewhere with
+        Last-Event-ID) instead of waiting out the graceful-shutdown timeout."""
+        if self.stream is not None and self.stream.live:
+            self.stream.end()
+            return
+        super().shutdown()
+
+
+class BudgetedHttpProtocol(DirectHttpProtocol):
+    """The HTTP protocol `realtime serve` runs: new connections past the descriptor budget get a
+    503 (`descriptors.py`) and are closed, before anything else."""
+
+    _budget: DescriptorBudget | None = None  # set when this connection is refused
+    _linger: asyncio.TimerHandle | None = None
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        budget: DescriptorBudget | None = self.app_state.get(DESCRIPTORS)
+        if budget is None or budget.admit(len(self.connections)):
+            return
+        transport.write(REFUSAL)
+        self._budget = budget
+        if not budget.may_linger():
+            transport.close()
+            return
+        # Closing with the request unread would reset the connection, and the client might lose
+        # the 503: so the request is read first, for a second at most.
+        budget.lingering += 1
+        self._linger = self.loop.call_later(LINGER_SECONDS, transport.close)
+
+    def data_received(self, data: bytes) -> None:
+        if self._budget is not None:  # refused: drop the request, close
+            self.transport.close()
+            return
+        super().data_received(data)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self._linger is not None and self._budget is not None:
+            self._linger.cancel()
+            self._budget.lingering -= 1
+        super().connection_lost(exc)
 
 
 def uvicorn_config(app: Any, settings: Settings, **overrides: Any) -> uvicorn.Config:
