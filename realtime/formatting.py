@@ -41,29 +41,35 @@ _cleaner = nh3.Cleaner(
 )
 
 # "zero" enables nothing; each rule below is one thing the hint promises.
-_markdown = MarkdownIt("zero", {"html": False, "linkify": True, "breaks": True}).enable(
-    [
-        "emphasis",
-        "backticks",
-        "fence",
-        "code",
-        "blockquote",
-        "list",
-        "link",
-        "autolink",
-        "linkify",
-        "newline",
-        "escape",
-        "entity",
-    ]
-)
+_RULES = [
+    "emphasis",
+    "backticks",
+    "fence",
+    "code",
+    "blockquote",
+    "list",
+    "link",
+    "autolink",
+    "newline",
+    "escape",
+    "entity",
+]
+_markdown = MarkdownIt("zero", {"html": False, "linkify": True, "breaks": True})
+_markdown.enable([*_RULES, "linkify"])
 assert _markdown.linkify is not None  # linkify-it-py is installed (a dependency)
 _markdown.linkify.set({"fuzzy_email": False})  # an address in the text stays text
+# Finding bare links costs most of the time of a render: a body with nothing that could be one
+# (no "://", no "www.", no "name.tld") is rendered without looking for them.
+_unlinked = MarkdownIt("zero", {"html": False, "linkify": False, "breaks": True}).enable(_RULES)
+_MAYBE_LINK = re.compile(r"://|www\.|\w\.[^\W\d_]{2}", re.IGNORECASE)  # a TLD is letters
 
 
 def render(body: str, fmt: Format) -> str:
     """The sanitized HTML of `body` in `fmt`."""
-    made = _markdown.render(body) if fmt == "markdown" else text_html(body)
+    if fmt == "text":
+        made = text_html(body)
+    else:
+        made = (_markdown if _MAYBE_LINK.search(body) else _unlinked).render(body)
     return str(_cleaner.clean(made)).strip()
 
 

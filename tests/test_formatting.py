@@ -187,3 +187,16 @@ def test_rendered_html_has_no_stray_whitespace_between_blocks() -> None:
     """What the client inserts is exactly what the page renders: trimmed, nothing else."""
     html = render("a\n\nb", "markdown")
     assert re.fullmatch(r"<p>a</p>\s*<p>b</p>", html)
+
+
+def test_bodies_without_a_possible_link_skip_the_link_finder_for_the_same_html() -> None:
+    """The fast path (no "://", "www." or "name.tld") gives exactly what the full one gives."""
+    from realtime import formatting
+
+    samples = [*XSS, "Plain words. Two sentences!", "a.b c", "1.5 times", "x@y", "**b** _i_"]
+    samples += ["[loadtest abc 1796061700.772110]", "192.168.0.1 and 10.0.0.1:80", "v2.0.1"]
+    for body in samples:
+        full = formatting._cleaner.clean(formatting._markdown.render(body))
+        fast = formatting._cleaner.clean(formatting._unlinked.render(body))
+        if not formatting._MAYBE_LINK.search(body):
+            assert fast == full, body
