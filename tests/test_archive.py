@@ -398,7 +398,8 @@ async def test_export_and_import_carry_format_votes_and_pins(
 async def test_comments_from_before_formatting_get_their_html_at_start(
     start_server: Any, tmp_path: Path
 ) -> None:
-    """A database at schema 3: its comments get html at start, as text (as they were shown)."""
+    """A database at schema 3: its comments, held ones too, get html at start, as text (as they
+    were shown)."""
     db = tmp_path / "old.sqlite"
     with sqlite3.connect(db) as conn:
         for migration in MIGRATIONS[:3]:
@@ -413,12 +414,22 @@ async def test_comments_from_before_formatting_get_their_html_at_start(
             " VALUES (?, 'Kari', '00', ?, '2026-01-01T00:00:00.000Z', x'00')",
             (SLUG, "**typed as text**\nhttps://example.org/a"),
         )
+        conn.execute(
+            "INSERT INTO pending (article, author, avatar, body, created, token_hash, reason)"
+            " VALUES (?, 'Per', '00', 'Held *then*', '2026-01-01T00:00:01.000Z', x'00', 'r')",
+            (SLUG,),
+        )
     server = start_server(db=db)
     async with httpx.AsyncClient(base_url=server.url) as http:
         comment = (await http.get("/api/comments/1")).json()
+        approved = await http.post(
+            "/api/admin/pending/1/approve", headers={"Authorization": f"Bearer {ADMIN}"}
+        )
+    assert approved.json()["html"] == "<p>Held *then*</p>"
     assert comment["body"] == "**typed as text**\nhttps://example.org/a"
     assert comment["html"] == (
         '<p>**typed as text**<br><a href="https://example.org/a" target="_blank"'
         ' rel="nofollow ugc noopener">https://example.org/a</a></p>'
     )
     assert rows(db, "SELECT count(*) FROM comments WHERE html IS NULL") == [(0,)]
+    assert rows(db, "SELECT count(*) FROM pending WHERE html IS NULL") == [(0,)]

@@ -274,3 +274,51 @@ async def host() -> AsyncIterator[StaticSite]:
     other = StaticSite()
     yield other
     other.close()
+
+
+async def test_latest_comments_widget_on_another_site(
+    browser: Browser, make_site: Callable[..., Any], problems: Problems, host: StaticSite
+) -> None:
+    """static/latest.js lists the newest comments, as text, each linking to its comment."""
+    site: Site = await make_site(allowed_origins=[host.origin])
+    await site.post("Older one.")
+    newest = (await site.post("<b>Newest</b> one, **not bold** here.", author="Per"))["comment"]
+    host.pages["/side.html"] = f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>A site with a sidebar</title>
+<link rel="icon" href="data:,"></head><body><main><h1>Home</h1>
+<aside id="latest-comments" data-limit="2"></aside></main>
+<script src="{site.url}/static/latest.js" defer></script></body></html>"""
+    page = await open_page(browser, f"{host.origin}/side.html", problems)
+    items = page.locator(".rt-latest-item")
+    await expect(items).to_have_count(2)
+    await expect(page.locator(".rt-latest-title")).to_have_text("Latest comments")
+    first = items.first.locator("a")
+    await expect(first).to_have_text("Per on NATO annual report")
+    href = await first.get_attribute("href")
+    assert href == f"{site.url}/articles/{SLUG}#comment-{newest['id']}"
+    await expect(items.first.locator(".rt-latest-excerpt")).to_have_text(
+        "<b>Newest</b> one, **not bold** here."
+    )
+    assert await page.locator("#latest-comments b, #latest-comments strong").count() == 0
+    assert await axe_violations(page) == []
+
+
+async def test_pin_from_the_admin_page_moves_the_comment_for_readers(
+    browser: Browser, site: Site, problems: Problems
+) -> None:
+    """Pin on /admin: the reader's open page shows the comment first, labelled; Unpin undoes it."""
+    ids = [(await site.post(f"Comment {n}."))["comment"]["id"] for n in range(2)]
+    reader = await open_thread(browser, site.article_url(), problems)
+    admin = await open_page(browser, f"{site.url}/admin", problems)
+    await admin.get_by_label("Admin token").fill(ADMIN)
+    await admin.get_by_role("button", name="Sign in").click()
+    pin = admin.locator(f"#published-{ids[1]} .adm-pin")
+    await expect(pin).to_have_text("Pin")
+    await pin.click()
+    await expect(pin).to_have_text("Unpin")
+    await expect(pin).to_have_attribute("aria-pressed", "true")
+    await expect(reader.locator(".rt-list > .rt-comment").first).to_have_id(f"comment-{ids[1]}")
+    await expect(card(reader, ids[1]).locator(".rt-pin-label")).to_be_visible()
+    await pin.click()
+    await expect(card(reader, ids[1]).locator(".rt-pin-label")).to_be_hidden()
+    assert await root_ids(reader) == ids

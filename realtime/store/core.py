@@ -370,16 +370,17 @@ class Store:
         return await threads.recent(self.backend.reader(), limit, slug)
 
     async def render_missing(self, render: Callable[[str, str], str], batch: int = 500) -> int:
-        """Make the HTML of comments stored before migration 4; returns how many were made."""
+        """Make the HTML of comments (published and held) stored before migration 4; returns how
+        many were made."""
         made = 0
-        while rows := await threads.html_missing(self.backend.reader(), batch):
-            values = [(render(body, fmt), comment_id) for comment_id, body, fmt in rows]
+        for table in ("comments", "pending"):
+            while rows := await threads.html_missing(self.backend.reader(), table, batch):
+                values = [(render(body, fmt), comment_id) for comment_id, body, fmt in rows]
+                sql = f"UPDATE {table} SET html = ? WHERE id = ? AND html IS NULL"
 
-            async def work(tx: Tx, values: list[tuple[str, int]] = values) -> None:
-                await tx.run_many(
-                    "UPDATE comments SET html = ? WHERE id = ? AND html IS NULL", values
-                )
+                async def work(tx: Tx, sql: str = sql, values: list[Any] = values) -> None:
+                    await tx.run_many(sql, values)
 
-            await self.writer.submit(work)
-            made += len(rows)
+                await self.writer.submit(work)
+                made += len(rows)
         return made

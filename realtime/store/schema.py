@@ -76,7 +76,7 @@ MIGRATIONS: list[str] = [
     ALTER TABLE comments ADD COLUMN vote_seq INTEGER NOT NULL DEFAULT 0;
     ALTER TABLE comments ADD COLUMN pinned INTEGER NOT NULL DEFAULT 0;
     ALTER TABLE comments ADD COLUMN voter_hash BLOB;
-    ALTER TABLE pending ADD COLUMN html TEXT NOT NULL DEFAULT '';
+    ALTER TABLE pending ADD COLUMN html TEXT;
     ALTER TABLE pending ADD COLUMN format TEXT NOT NULL DEFAULT 'text'
         CHECK (format IN ('text', 'markdown'));
     ALTER TABLE pending ADD COLUMN voter_hash BLOB;

@@ -118,9 +118,11 @@ async def recent(tx: Tx, limit: int, slug: str | None = None) -> list[Comment]:
     return [comment_from(row) for row in rows]
 
 
-async def html_missing(tx: Tx, limit: int) -> list[tuple[int, str, str]]:
-    """(id, body, format) of comments stored before their HTML was made (migration 4)."""
+async def html_missing(
+    tx: Tx, table: Literal["comments", "pending"], limit: int
+) -> list[tuple[int, str, str]]:
+    """(id, body, format) of comments (or held ones) stored before their HTML was made."""
     rows = await tx.all(
-        "SELECT id, body, format FROM comments WHERE html IS NULL ORDER BY id LIMIT ?", (limit,)
+        f"SELECT id, body, format FROM {table} WHERE html IS NULL ORDER BY id LIMIT ?", (limit,)
     )
     return [(int(row[0]), str(row[1]), str(row[2])) for row in rows]
