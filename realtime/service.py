@@ -154,15 +154,16 @@ class CommentService:
     async def sorted_page(
         self,
         slug: str,
-        sort: str,
+        sort: str | None,
         ids: tuple[int | None, int | None],
         cursor: str | None,
         limit: int,
     ) -> SortedPage:
         """A page of threads in `sort` order; `ids` are the `after` and `before` parameters."""
         order = parse_sort(sort)
-        start = start_of(order, *ids, cursor)
-        return await sorted_page(self.store, await self.article(slug), order, start, limit)
+        article = await self.article(slug)
+        start = await start_of(self.store, order, ids, cursor)
+        return await sorted_page(self.store, article, start, limit)
 
     async def recent(self, limit: int) -> RecentList:
         """The site's newest published comments, newest first, with their articles' titles."""

@@ -4,9 +4,11 @@ What a page is (see `realtime.store.threads`): up to `limit` threads (a root and
 replies in id order under their parents), the pinned roots first on the first page. The
 contract's own page (no `sort`) is untouched: every comment in id order from `after`.
 
-Cursors are opaque to clients: base64url of (sort, direction, score, id), refused (422) when
-they do not decode or belong to another order. In `oldest` and `newest` an id works as well:
-`after=ID` goes on in oldest and back in newest, `before=ID` the other way round.
+Cursors are opaque to clients: base64url of (sort, direction, score, id); one that does not
+decode, or belongs to another order than `sort`, names no page (404). An id works as well:
+`after=ID` goes on in oldest and top and back in newest, `before=ID` the other way round (in
+`top` the id stands for that comment's place now: its score, then its id). A cursor wins over
+`before`, `before` over `after`; without `sort`, a cursor's own order, else oldest.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import binascii
 
 import msgspec
 
-from realtime.errors import Invalid
+from realtime.errors import Invalid, NotFound
 from realtime.models import PAGE_MAX, Article, Comment, SortedPage
 from realtime.store import Store
 from realtime.store.threads import SORTS, Key, Sort, key_of
@@ -36,53 +38,66 @@ def encode_cursor(sort: Sort, backward: bool, key: Key) -> str:
     return base64.urlsafe_b64encode(_encode(_Cursor(sort, backward, key))).decode().rstrip("=")
 
 
-def decode_cursor(text: str, sort: Sort) -> _Cursor:
+def decode_cursor(text: str, sort: Sort | None) -> _Cursor:
+    """The cursor, if this server made it (for `sort`, when given); else 404: no such page."""
     try:
         raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
         cursor = _decode(raw)
     except (binascii.Error, ValueError, msgspec.DecodeError):
-        raise Invalid("cursor is not one this server gave out", "cursor") from None
-    if cursor.sort != sort:
-        raise Invalid(f"this cursor belongs to sort={cursor.sort}", "cursor")
+        raise NotFound(
+            "no page for this cursor (give one this server gave out)", "cursor"
+        ) from None
+    if sort is not None and cursor.sort != sort:
+        raise NotFound(
+            f"no page for this cursor in sort={sort} (it is a {cursor.sort} one)", "cursor"
+        )
     return cursor
 
 
-def parse_sort(raw: str) -> Sort:
+def parse_sort(raw: str | None) -> Sort | None:
+    if raw is None:
+        return None
     for sort in SORTS:
         if raw == sort:
             return sort
     raise Invalid("sort must be oldest, newest or top", "sort")
 
 
-def start_of(
-    sort: Sort, after: int | None, before: int | None, cursor: str | None
-) -> tuple[Key | None, bool]:
-    """Where the page starts (None: the first page) and whether it goes backward."""
-    named = (("after", after), ("before", before), ("cursor", cursor))
-    given = [name for name, value in named if value is not None]
-    if len(given) > 1:
-        raise Invalid("give at most one of after, before and cursor", given[1])
-    if cursor:
+async def start_of(
+    store: Store, sort: Sort | None, ids: tuple[int | None, int | None], cursor: str | None
+) -> tuple[Sort, Key | None, bool]:
+    """The order, where the page starts (None: the first page) and whether it goes backward.
+    A cursor wins over `before`, and `before` over `after`; a cursor carries its own order."""
+    after, before = ids
+    if cursor is not None:
         found = decode_cursor(cursor, sort)
-        return found.key, found.backward
-    if sort == "top" and (after or before):
-        raise Invalid("sort=top pages with cursor, not ids", "after" if after else "before")
-    for name, value in (("after", after), ("before", before)):
-        if value is not None and value < 0:
+        return found.sort, found.key, found.backward
+    order: Sort = sort or "oldest"
+    for name, value in (("before", before), ("after", after)):
+        if value is None or (name == "after" and value == 0):
+            continue  # after=0: from the start, as on the contract's page
+        if value < 0:
             raise Invalid(f"{name} must be a comment id", name)
-    if after:
-        return Key(0, after), sort == "newest"
-    if before:
-        return Key(0, before), sort == "oldest"
-    return None, False
+        key = Key(await _score(store, value, name) if order == "top" else 0, value)
+        # `after` goes on and `before` back, but for `newest`, which runs the other way.
+        return order, key, (name == "before") != (order == "newest")
+    return order, None, False
+
+
+async def _score(store: Store, comment_id: int, name: str) -> int:
+    """In `top` an id stands for where that comment is now: its score, then its id."""
+    comment = await store.get_comment(comment_id)
+    if comment is None:
+        raise NotFound(f"no comment {comment_id} to page from", name)
+    return comment.score
 
 
 async def sorted_page(
-    store: Store, article: Article, sort: Sort, start: tuple[Key | None, bool], limit: int
+    store: Store, article: Article, start: tuple[Sort, Key | None, bool], limit: int
 ) -> SortedPage:
     if not 1 <= limit <= PAGE_MAX:
         raise Invalid(f"limit must be between 1 and {PAGE_MAX}", "limit")
-    key, backward = start
+    sort, key, backward = start
     slug = article.slug
     rev = await store.last_rev(slug)  # before the rows: changes after it are newer
     last = await store.last_comment_id(slug)

@@ -109,26 +109,44 @@ async def test_the_contract_page_is_unchanged(client: httpx.AsyncClient, article
 
 
 async def test_sorted_paging_refusals(client: httpx.AsyncClient, article: str) -> None:
-    """Unknown order, a foreign or broken cursor, ids with top, two starts, before without sort,
-    a bad limit: 422 naming the parameter; unknown article 404."""
+    """An unknown order or a bad limit: 422 naming the parameter. A cursor this server did not
+    give, or one of another order, names no page: 404; so does a top id that is no comment."""
     await thread(client, article)
     top = await page(client, article, sort="top", limit=1)
     cases = [
-        ({"sort": "best"}, "sort"),
-        ({"sort": "newest", "cursor": top["cursor"]}, "cursor"),
-        ({"sort": "top", "cursor": "not-a-cursor!"}, "cursor"),
-        ({"sort": "top", "after": 3}, "after"),
-        ({"sort": "oldest", "after": 1, "before": 3}, "before"),
-        ({"before": 3}, "before"),
-        ({"sort": "oldest", "limit": 0}, "limit"),
-        ({"sort": "oldest", "limit": 501}, "limit"),
+        ({"sort": "best"}, 422, "sort"),
+        ({"sort": "oldest", "limit": 0}, 422, "limit"),
+        ({"sort": "oldest", "limit": 501}, 422, "limit"),
+        ({"sort": "oldest", "before": -1}, 422, "before"),
+        ({"sort": "newest", "cursor": top["cursor"]}, 404, "cursor"),
+        ({"sort": "top", "cursor": "not-a-cursor!"}, 404, "cursor"),
+        ({"cursor": "k6Zvb"}, 404, "cursor"),
+        ({"sort": "top", "after": 10**9}, 404, "after"),
     ]
-    for params, field in cases:
+    for params, status, field in cases:
         answer = await client.get(f"/api/articles/{article}/comments", params=params)
-        assert answer.status_code == 422, (params, answer.text)
+        assert answer.status_code == status, (params, answer.text)
         assert answer.json()["error"]["field"] == field, params
     missing = await client.get("/api/articles/nothing-here/comments", params={"sort": "top"})
     assert missing.status_code == 404
+
+
+async def test_ids_and_precedence(client: httpx.AsyncClient, article: str) -> None:
+    """In top an id stands for its comment's place; a cursor wins over ids and carries its own
+    order; before wins over after; before alone pages oldest."""
+    ids = await thread(client, article)
+    r = ids
+    after_r3 = await page(client, article, sort="top", after=r["r3"], limit=1)
+    assert after_r3["comments"][0]["id"] == r["r5"]  # next after the best one
+    before_r1 = await page(client, article, sort="top", before=r["r1"], limit=1)
+    assert before_r1["comments"][0]["id"] == r["r5"]
+    newest = await page(client, article, sort="newest", limit=1)
+    by_cursor = await page(client, article, cursor=newest["cursor"], after=1, limit=1)
+    assert by_cursor["sort"] == "newest" and by_cursor["comments"][0]["id"] == r["r4"]
+    both = await page(client, article, sort="oldest", after=r["r1"], before=r["r3"], limit=1)
+    assert both["comments"][0]["id"] == r["r2"]  # before wins
+    alone = await page(client, article, before=r["r2"])
+    assert alone["sort"] == "oldest" and alone["comments"][0]["id"] == r["r1"]
 
 
 async def test_a_removed_roots_replies_become_roots(

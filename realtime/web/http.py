@@ -160,13 +160,10 @@ async def list_comments(request: Request) -> Response:
     slug = request.path_params["slug"]
     query = request.query_params
     ids = optional_int(request, "after"), optional_int(request, "before")
-    if "sort" in query:  # pages of threads (an addition); without it, the contract's page
-        page = await svc.sorted_page(slug, query["sort"], ids, query.get("cursor"), limit)
+    if {"sort", "before", "cursor"} & set(query):  # pages of threads (an addition)
+        page = await svc.sorted_page(slug, query.get("sort"), ids, query.get("cursor"), limit)
         return json_response(page)
-    for name in ("before", "cursor"):
-        if name in query:
-            raise Invalid(f"{name} pages sorted threads: give sort= too", name)
-    after = int_param(request, "after", 0)
+    after = int_param(request, "after", 0)  # the contract's page
     return json_response(await svc.page(slug, after, limit))
 
 

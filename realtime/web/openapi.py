@@ -108,20 +108,23 @@ PARAMETERS: dict[str, dict[str, Any]] = {
     "before": {
         "name": "before",
         "in": "query",
-        "description": "with sort=oldest or newest: the page before this comment id",
+        "description": "pages of threads before this comment id (in top: before its place); "
+        "wins over `after`",
         "schema": {"type": "integer", "minimum": 0, "maximum": ID_MAX},
     },
     "sort": {
         "name": "sort",
         "in": "query",
         "description": "pages of threads (each root with all its replies) in this order; the"
-        " answer is then a SortedPage. Without it: every comment in id order (CommentPage)",
+        " answer is then a SortedPage (also with `before` or `cursor`, in oldest or the"
+        " cursor's order). Without any of them: every comment in id order (CommentPage)",
         "schema": {"type": "string", "enum": ["oldest", "newest", "top"]},
     },
     "cursor": {
         "name": "cursor",
         "in": "query",
-        "description": "with sort: a SortedPage's `cursor` or `prev`, as it was given",
+        "description": "a SortedPage's `cursor` or `prev`, as it was given (wins over `after`"
+        " and `before`); one this server did not give, or of another sort, is 404",
         "schema": {"type": "string"},
     },
     "recent_limit": {

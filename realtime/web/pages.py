@@ -185,7 +185,7 @@ class Pages:
             cursor = request.query_params.get("cursor") or None
             try:
                 page = await svc.sorted_page(article.slug, sort, (None, None), cursor, PAGE_SIZE)
-            except Invalid:  # a stale or edited cursor: the first page
+            except (Invalid, NotFound):  # a stale or edited cursor: the first page
                 page = await svc.sorted_page(article.slug, sort, (None, None), None, PAGE_SIZE)
             after = 0
             tree, more = thread_tree(page.comments, 0, self.t), sorted_gap(page, self.t)
