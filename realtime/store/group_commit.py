@@ -65,6 +65,9 @@ class GroupCommitWriter:
         # Wraps the publishing of one group (the hub's `batch`), so readers get a group's events
         # in one write each.
         self.settle_scope: Callable[[], AbstractContextManager[object]] = nullcontext
+        # Test-only (tests/test_races.py): awaited right before each COMMIT, to hold a group's
+        # transaction open while a test checks that no caller has been answered. None in service.
+        self.before_commit: Callable[[], Awaitable[None]] | None = None
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="group-commit")
@@ -115,6 +118,8 @@ class GroupCommitWriter:
         try:
             for job in batch:
                 await self._run_job(job)
+            if self.before_commit is not None:
+                await self.before_commit()
             await self._conn.execute("COMMIT")
         except sqlite3.Error as exc:
             await self._rollback()
