@@ -7,8 +7,9 @@
 3. A 201 means committed: while a group's COMMIT is held, its poster has no answer, and at the 201
    a fresh connection on the database has the comment (`GroupCommitWriter.before_commit`).
 
-Each runs for every store (`STORES`) and every hub (`HUBS`); docs/testing.md shows each test
-failing 20 runs out of 20 with its bug planted, and how to add the PostgreSQL store and hub.
+Each runs for every store (`STORES`), hub (`HUBS`) and way of serving a reader (`WEBSOCKETS`);
+docs/testing.md shows each test failing 20 runs out of 20 with its bug planted, and how to add
+the PostgreSQL store and hub.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import sqlite3
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
@@ -26,7 +27,7 @@ import pytest
 
 from tests.conftest import ADMIN, SLUG, post_comment
 from tests.holds import Pause, RawPost, hold_after_replay, late_tasks
-from tests.servers import UNIT, ProcessServer, ThreadServer
+from tests.servers import UNIT, ProcessServer, ThreadServer, make_settings
 from tests.test_redis_hub import REDIS_SERVER, RedisServer
 from tests.wsclient import Reader
 
@@ -35,6 +36,9 @@ from tests.wsclient import Reader
 # readers read from the other, so every event crosses the hub.
 STORES = ["sqlite"]
 HUBS = ["memory", pytest.param("redis", marks=pytest.mark.redis)]
+# How ws.py serves a reader: through the direct socket of `realtime.web.server`, or through the
+# ASGI `send` of any other server (uvicorn's own WebSocket protocol here).
+WEBSOCKETS = ["direct", "portable"]
 
 
 class StoreUnderTest(Protocol):
@@ -105,23 +109,37 @@ class Deployment:
         return reader
 
 
-@pytest.fixture
+@pytest.fixture(params=WEBSOCKETS)
 async def deployment(
-    store: StoreUnderTest, hub: str, start_server: Callable[..., ThreadServer]
+    request: pytest.FixtureRequest, store: StoreUnderTest, hub: str
 ) -> AsyncIterator[Deployment]:
     """Servers on one store and one hub (set up first, so they stop after the servers)."""
-    poster = start_server(db=store.db, hub=hub)
-    reader = poster if hub == "memory://" else start_server(db=store.db, hub=hub)
-    async with httpx.AsyncClient(base_url=poster.url, timeout=10 * UNIT) as http:
-        response = await http.put(
-            f"/api/articles/{SLUG}",
-            json={"title": "Races"},
-            headers={"Authorization": f"Bearer {ADMIN}"},
-        )
-        assert response.status_code == 201, response.text
-        deployment = Deployment(poster, reader, http, store)
-        yield deployment
-        await asyncio.gather(*(opened.close() for opened in deployment.readers))
+    started: list[ThreadServer] = []
+
+    def start() -> ThreadServer:
+        settings = make_settings(store.db, admin_token=ADMIN, rate_limit="off", hub=hub)
+        server = ThreadServer(settings)
+        if request.param == "portable":
+            server.server.config.ws = "websockets-sansio"  # uvicorn's own: no direct socket
+        started.append(server.start())
+        return server
+
+    try:
+        poster = start()
+        reader = poster if hub == "memory://" else start()
+        async with httpx.AsyncClient(base_url=poster.url, timeout=10 * UNIT) as http:
+            response = await http.put(
+                f"/api/articles/{SLUG}",
+                json={"title": "Races"},
+                headers={"Authorization": f"Bearer {ADMIN}"},
+            )
+            assert response.status_code == 201, response.text
+            deployment = Deployment(poster, reader, http, store)
+            yield deployment
+            await asyncio.gather(*(opened.close() for opened in deployment.readers))
+    finally:
+        for server in started:
+            server.stop()
 
 
 async def ids_until(reader: Reader, last: int) -> list[int]:
