@@ -19,6 +19,7 @@ lint: $(VENV)/.installed-test
 
 check-system:
 	scripts/system-deps.sh
+	scripts/axe-core.sh
 
 bench: $(VENV)/.installed-test
 	$(BIN)/python bench/fanout.py
@@ -28,8 +29,8 @@ bench: $(VENV)/.installed-test
 STORE_WRITES := put_article add_comment edit_comment delete_comment hold_comment approve reject \
 	set_closed
 MUTANTS ?= 'realtime.live.hub.*' 'realtime.live.reorder.*' 'realtime.web.ws.*' \
-	'realtime.store.group_commit.*' 'realtime.store.core.x__scalar__mutmut_*' \
-	'realtime.store.core.x__connect__mutmut_*' \
+	'realtime.store.group_commit.*' 'realtime.store.sqlite.x_connect__mutmut_*' \
+	$(foreach name,begin commit rollback,'realtime.store.sqlite.xǁSqliteBackendǁ$(name)__mutmut_*') \
 	$(foreach name,$(STORE_WRITES),'realtime.store.core.xǁStoreǁ$(name)__mutmut_*')
 
 mutants: $(VENV)/.installed-mutants
@@ -51,4 +52,4 @@ $(VENV)/.installed-test: $(VENV)/.installed
 	touch $@
 
 clean:
-	rm -rf $(VENV) data mutants .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) data mutants .pytest_cache .mypy_cache .ruff_cache node_modules
