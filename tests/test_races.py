@@ -25,6 +25,7 @@ from typing import Protocol
 import httpx
 import pytest
 
+from realtime.web import resume
 from tests.conftest import ADMIN, SLUG, post_comment
 from tests.holds import Pause, RawPost, hold_after_replay, late_tasks
 from tests.servers import UNIT, ProcessServer, ThreadServer, make_settings
@@ -211,6 +212,28 @@ async def test_no_answer_until_the_commit_and_a_fresh_connection_sees_the_201(
     status, body = await post.response()
     assert status == 201, body
     assert d.store.committed(body["comment"]["id"])
+
+
+# ---- a replay longer than one page ------------------------------------------------------------
+
+
+async def test_a_replay_of_several_pages_sends_every_comment_and_change_once(
+    deployment: Deployment, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """?after=&rev= in pages of 2: every missed comment, then every missed edit, in order."""
+    monkeypatch.setattr(resume, "REPLAY_PAGE", 2)  # the servers run in this process
+    d = deployment
+    ids = [await d.post(f"c{n}") for n in range(4)]
+    rev = (await d.http.get(f"/api/articles/{SLUG}/comments")).json()["rev"]
+    admin = {"Authorization": f"Bearer {ADMIN}"}
+    for comment_id in ids:
+        edit = await d.http.patch(f"/api/comments/{comment_id}", json={"body": "e"}, headers=admin)
+        assert edit.status_code == 200, edit.text
+    missed = [await d.post(f"missed {n}") for n in range(4)]
+    reader = await d.open_reader(f"?after={ids[-1]}&rev={rev}")
+    events = [await reader.next_of(kind) for kind in ["comment"] * 4 + ["edit"] * 4]
+    assert [event["comment"]["id"] for event in events] == missed + ids
+    assert [event["rev"] for event in events[4:]] == sorted({e["rev"] for e in events[4:]})
 
 
 # ---- a 201 is on disk: for other connections, other processes, and after SIGKILL --------------
