@@ -28,7 +28,7 @@ bench: $(VENV)/.installed-test
 # and tests are in [tool.mutmut] (pyproject.toml); of the store's core, only its write path.
 STORE_WRITES := put_article add_comment edit_comment delete_comment hold_comment approve reject \
 	set_closed
-MUTANTS ?= 'realtime.live.hub.*' 'realtime.live.reorder.*' 'realtime.web.ws.*' \
+MUTANTS ?= 'realtime.live.hub.*' 'realtime.live.reorder.*' 'realtime.web.ws.*' 'realtime.web.resume.*' \
 	'realtime.store.group_commit.*' 'realtime.store.sqlite.x_connect__mutmut_*' \
 	$(foreach name,begin commit rollback,'realtime.store.sqlite.xǁSqliteBackendǁ$(name)__mutmut_*') \
 	$(foreach name,$(STORE_WRITES),'realtime.store.core.xǁStoreǁ$(name)__mutmut_*')
