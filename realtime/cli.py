@@ -116,14 +116,14 @@ def serve(settings: Settings, workers: int = 1) -> None:
 
 async def _migrate(settings: Settings) -> None:
     """Once, before the workers start: they would all race to create a new database's tables."""
-    store = await Store.open(settings.db)
+    store = await Store.from_settings(settings)
     await store.close()
 
 
 async def _with_service(
     settings: Settings, action: Callable[[CommentService], Awaitable[None]]
 ) -> None:
-    store = await Store.open(settings.db)
+    store = await Store.from_settings(settings)
     try:
         service = CommentService(settings, store, Hub(settings.reader_backlog_bytes))
         await action(service)

@@ -157,11 +157,7 @@ def _summary(summary: ImportSummary, source: str) -> str:
 
 @asynccontextmanager
 async def _store(settings: Settings) -> AsyncIterator[Store]:
-    store = await Store.open(
-        settings.db,
-        group_commit_max=settings.group_commit_max,
-        busy_timeout_ms=settings.busy_timeout_ms,
-    )
+    store = await Store.from_settings(settings)
     try:
         yield store
     finally:

@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parent.parent
 UNIT = float(os.environ.get("TEST_TIME_UNIT", "1.0"))
 
 
-def make_settings(db: Path, **overrides: Any) -> Settings:
+def make_settings(db: str | Path, **overrides: Any) -> Settings:
     overrides.setdefault("log_level", "warning")
     return load_settings(environ={}, db=str(db), **overrides)
 
@@ -81,15 +81,18 @@ class ProcessServer:
 
     def __init__(
         self,
-        db: Path,
+        db: str | Path,
         port: int | None = None,
         env: dict[str, str] | None = None,
         log: Path | None = None,
     ) -> None:
+        """`db` is a file, or a PostgreSQL URL (then `log` must be given)."""
         self.db = db
         self.port = port or free_port()
         self.env = {**os.environ, "REALTIME_RATE_LIMIT": "off", **(env or {})}
-        self.log_path = log or db.with_suffix(".log")
+        if log is None:
+            assert isinstance(db, Path), "a PostgreSQL server process needs a log path"
+        self.log_path = log or Path(db).with_suffix(".log")
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> ProcessServer:

@@ -14,15 +14,18 @@ from typing import Any
 
 import msgspec
 
-from realtime.errors import NotFound
+from realtime.config import Settings
+from realtime.errors import NotFound, Unavailable
 from realtime.models import Article, ArticleIn, Comment, PendingComment
 from realtime.store import moderation
+from realtime.store.backends import open_backend
 from realtime.store.db import Backend, Tx, scalar
 from realtime.store.group_commit import GroupCommitWriter, OnCommit
-from realtime.store.sqlite import SqliteBackend
 
 _COMMENT_COLUMNS = "id, article, parent, author, avatar, body, created, edited"
-# The next change number, taken inside the writer's transaction (one writer at a time).
+# The next change number, taken inside the writer's transaction: right because write
+# transactions run one at a time on every backend (SQLite's write lock, PostgreSQL's writer lock),
+# so change numbers follow commit order, in each article and across them.
 _NEXT_REV = "SELECT coalesce(max(rev), 0) + 1 FROM comments WHERE rev > 0"
 _ARTICLE_COLUMNS = moderation.ARTICLE_COLUMNS
 
@@ -83,10 +86,16 @@ class Store:
 
     @classmethod
     async def open(
-        cls, url: str | Path, *, group_commit_max: int = 256, busy_timeout_ms: int = 5000
+        cls,
+        url: str | Path,
+        *,
+        group_commit_max: int = 256,
+        busy_timeout_ms: int = 5000,
+        pool_size: int = 10,
     ) -> Store:
-        """The database named by `url` (a path or `sqlite:PATH`), migrated to the newest schema."""
-        backend = await SqliteBackend.open(url, busy_timeout_ms)
+        """The database named by `url` (a path, `sqlite:PATH` or `postgresql://…`), migrated to
+        the newest schema."""
+        backend = await open_backend(url, busy_timeout_ms=busy_timeout_ms, pool_size=pool_size)
         store = cls(backend, group_commit_max)
         try:
             store.avatar_key = bytes.fromhex(await store._meta("avatar_key"))
@@ -96,6 +105,15 @@ class Store:
         store.writer.start()
         return store
 
+    @classmethod
+    async def from_settings(cls, settings: Settings) -> Store:
+        return await cls.open(
+            settings.db,
+            group_commit_max=settings.group_commit_max,
+            busy_timeout_ms=settings.busy_timeout_ms,
+            pool_size=settings.db_pool_size,
+        )
+
     async def close(self) -> None:
         await self.writer.stop()
         await self.backend.close()
@@ -103,10 +121,16 @@ class Store:
     # ---- reads -------------------------------------------------------------------------------
 
     async def _one(self, sql: str, params: tuple[Any, ...] = ()) -> Any:
-        return await self.backend.reader().one(sql, params)
+        try:
+            return await self.backend.reader().one(sql, params)
+        except self.backend.unavailable as exc:
+            raise Unavailable(f"the database cannot be read right now ({exc})") from exc
 
     async def _all(self, sql: str, params: tuple[Any, ...] = ()) -> list[Any]:
-        return await self.backend.reader().all(sql, params)
+        try:
+            return await self.backend.reader().all(sql, params)
+        except self.backend.unavailable as exc:
+            raise Unavailable(f"the database cannot be read right now ({exc})") from exc
 
     async def _meta(self, key: str) -> str:
         row = await self._one("SELECT value FROM meta WHERE key = ?", (key,))
