@@ -37,7 +37,10 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host")
     serve.add_argument("--port", type=int)
     serve.add_argument(
-        "--workers", type=int, default=1, help="server processes on one port (needs a redis:// hub)"
+        "--workers",
+        type=int,
+        default=1,
+        help="server processes on one port (needs a redis:// or postgres hub)",
     )
     _shared(serve)
 

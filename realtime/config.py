@@ -78,9 +78,12 @@ def load_settings(
     merged.update(_from_environ(os.environ if environ is None else environ))
     merged.update({key: value for key, value in overrides.items() if value is not None})
     try:
-        return msgspec.convert(merged, Settings, strict=False)
+        settings = msgspec.convert(merged, Settings, strict=False)
     except msgspec.ValidationError as exc:
         raise ConfigError(f"bad setting: {exc}") from None
+    if settings.hub == "postgres" and not settings.db.startswith(("postgresql://", "postgres://")):
+        raise ConfigError("bad setting: hub = 'postgres' needs a PostgreSQL db (postgresql://…)")
+    return settings
 
 
 def _read_toml(path: Path) -> dict[str, Any]:

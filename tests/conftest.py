@@ -13,7 +13,14 @@ from playwright.async_api import Browser
 
 from tests.browser import Problems, chromium
 from tests.pg import PostgresServer, pg_bin
-from tests.servers import UNIT, ProcessServer, ThreadServer, make_settings
+from tests.servers import (
+    REDIS_SERVER,
+    UNIT,
+    ProcessServer,
+    RedisServer,
+    ThreadServer,
+    make_settings,
+)
 
 # CI runs the property tests on a fixed seed so a green main stays green; locally they explore.
 settings.register_profile("ci", derandomize=True)
@@ -85,6 +92,54 @@ def start_server(new_db: Callable[[], str]) -> Iterator[Callable[..., ThreadServ
         server = ThreadServer(make_settings(db, **overrides)).start()
         started.append(server)
         return server
+
+    yield start
+    for server in started:
+        server.stop()
+
+
+# ---- several server processes on one database and one hub ------------------------------------
+
+
+@pytest.fixture
+def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
+    if not Path(REDIS_SERVER).exists():
+        pytest.fail("redis-server is not installed (scripts/system-deps.sh installs it)")
+    workdir = tmp_path / "redis"
+    workdir.mkdir()
+    server = RedisServer(workdir).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def hub_url(redis_server: RedisServer) -> str:
+    """The hub the processes share (test_scale_out.py also runs them on `postgres`)."""
+    return redis_server.url
+
+
+@pytest.fixture
+def start_processes(
+    tmp_path: Path, new_db: Callable[[], str], hub_url: str
+) -> Iterator[Callable[[int], list[ProcessServer]]]:
+    """`realtime serve` processes on one database and one hub; all are stopped at the end."""
+    started: list[ProcessServer] = []
+    db = new_db()
+    env = {
+        "REALTIME_HUB": hub_url,
+        "REALTIME_ADMIN_TOKEN": ADMIN,
+        "REALTIME_RATE_LIMIT": "off",
+        "REALTIME_LOG_LEVEL": "warning",
+    }
+
+    def start(count: int) -> list[ProcessServer]:
+        servers = []
+        for _ in range(count):  # one after the other: the first creates the schema
+            n = len(started)
+            server = ProcessServer(db, env=env, log=tmp_path / f"p{n}.log")
+            started.append(server.start())
+            servers.append(server)
+        return servers
 
     yield start
     for server in started:

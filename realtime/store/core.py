@@ -23,6 +23,7 @@ from realtime.store.db import Backend, Tx, scalar
 from realtime.store.group_commit import GroupCommitWriter, OnCommit
 
 _COMMENT_COLUMNS = "id, article, parent, author, avatar, body, created, edited"
+_PREFIXED_COLUMNS = ", ".join(f"comments.{name}" for name in _COMMENT_COLUMNS.split(", "))
 # The next change number, taken inside the writer's transaction: right because write
 # transactions run one at a time on every backend (SQLite's write lock, PostgreSQL's writer lock),
 # so change numbers follow commit order, in each article and across them.
@@ -170,6 +171,24 @@ class Store:
             "SELECT max(id) FROM comments WHERE article = ? AND status = 'published'", (slug,)
         )
         return int(row[0]) if row and row[0] is not None else None
+
+    async def highest_id(self) -> int:
+        """The highest committed comment id, whatever its status; 0 if none. With one writer at
+        a time, every smaller id is committed too, or never will be."""
+        row = await self._one("SELECT coalesce(max(id), 0) FROM comments")
+        return int(row[0]) if row else 0
+
+    async def published_between(self, first: int, last: int) -> list[Posted]:
+        """The published comments with ids in [first, last], oldest first, each with its
+        article's count as it is now."""
+        rows = await self._all(
+            f"SELECT {_PREFIXED_COLUMNS}, articles.count FROM comments"
+            " JOIN articles ON articles.slug = comments.article"
+            " WHERE comments.id BETWEEN ? AND ? AND comments.status = 'published'"
+            " ORDER BY comments.id",
+            (first, last),
+        )
+        return [Posted(Comment(*row[:-1]), int(row[-1])) for row in rows]
 
     async def last_rev(self, slug: str) -> int:
         """The newest change (edit or deletion) of the article's comments; 0 if none."""

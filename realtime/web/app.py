@@ -121,7 +121,9 @@ def create_app(settings: Settings) -> Starlette:
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         store = await Store.from_settings(settings)
-        hub = make_hub(settings.hub, settings.reader_backlog_bytes, StoreBackfill(store))
+        hub = make_hub(
+            settings.hub, settings.reader_backlog_bytes, StoreBackfill(store), settings.db
+        )
         await hub.start()
         service = CommentService(settings, store, hub)
         app.state.service = service
