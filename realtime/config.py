@@ -59,6 +59,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     busy_timeout_ms: Annotated[int, Meta(ge=0)] = 5000
     db_pool_size: Annotated[int, Meta(ge=2, le=1000)] = 10
     log_level: Literal["critical", "error", "warning", "info", "debug"] = "info"
+    language: Literal["en", "nb"] = "en"
 
 
 _FIELDS = set(Settings.__struct_fields__)
