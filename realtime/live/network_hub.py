@@ -299,8 +299,8 @@ class NetworkHub(Hub):
                 )
                 with self.batch():
                     self._reorder.fill(start, end, found)
-        except Exception:
-            log.exception("reading missed events back from the database failed; will retry")
+        except Exception as exc:  # the database is down, or restarting: the next round retries
+            log.warning("reading missed events back from the database failed (%r); will retry", exc)
         finally:
             self._filling = None
             self._watch_gap()
@@ -309,8 +309,8 @@ class NetworkHub(Hub):
         """Everything committed so far that this process has not released: read it back now."""
         try:
             last = await self._backfill.last_id()
-        except Exception:
-            log.exception("could not read the last comment id; will retry")
+        except Exception as exc:  # the database is down, or restarting: the next round retries
+            log.warning("could not read the last comment id (%r); will retry", exc)
             return
         with self.batch():
             self._reorder.mark(last)
