@@ -25,10 +25,15 @@ after `busy_timeout_ms` (a statement a little later, so the server's own timeout
 
 from __future__ import annotations
 
+import asyncio
 import functools
+import os
+import shutil
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager, suppress
+from pathlib import Path
 from typing import Any, cast
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 import asyncpg
 from asyncpg.pool import PoolConnectionProxy
@@ -211,3 +216,73 @@ class PostgresBackend:
 
     async def close(self) -> None:
         await self.pool.close()
+
+
+# ---- backup: pg_dump ---------------------------------------------------------------------------
+
+
+def pg_tool(name: str) -> str:
+    """A PostgreSQL client program: from PATH, else the newest of Debian's versioned copies."""
+    found = shutil.which(name)
+    if found:
+        return found
+    versions = sorted(
+        Path("/usr/lib/postgresql").glob(f"*/bin/{name}"),
+        key=lambda path: int(path.parts[-3]) if path.parts[-3].isdigit() else 0,
+    )
+    if not versions:
+        raise FileNotFoundError(
+            f"{name} is not installed: install PostgreSQL's client programs, or back up with"
+            " the database's own tools (docs/scaling.md)"
+        )
+    return str(versions[-1])
+
+
+def without_password(url: str) -> tuple[str, dict[str, str]]:
+    """The URL with its password moved into PGPASSWORD, so that it never shows in `ps`."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url, {}
+    host = parts.netloc.rsplit("@", 1)[1]
+    user = f"{parts.username}@" if parts.username else ""
+    return urlunsplit(parts._replace(netloc=user + host)), {"PGPASSWORD": unquote(parts.password)}
+
+
+async def dump(url: str, target: Path) -> int:
+    """`pg_dump --format=custom` of the schema the tables are in, into `target` (written beside
+    it and renamed when complete). The dump reads the snapshot of a transaction held open here,
+    so the comment count returned is the dump's own."""
+    program = pg_tool("pg_dump")
+    partial = target.with_name(target.name + ".partial")
+    partial.unlink(missing_ok=True)
+    conn = await asyncpg.connect(url)
+    try:
+        async with conn.transaction(isolation="repeatable_read", readonly=True):
+            snapshot = await conn.fetchval("SELECT pg_export_snapshot()")
+            schema = await conn.fetchval("SELECT current_schema()")
+            comments = int(await conn.fetchval("SELECT count(*) FROM comments"))
+            await _pg_dump(program, url, [f"--snapshot={snapshot}", f"--schema={schema}"], partial)
+    finally:
+        await conn.close()
+    with partial.open("rb+") as handle:
+        os.fsync(handle.fileno())
+    os.replace(partial, target)
+    return comments
+
+
+async def _pg_dump(program: str, url: str, options: list[str], partial: Path) -> None:
+    address, secret = without_password(url)
+    process = await asyncio.create_subprocess_exec(
+        program,
+        "--format=custom",
+        *options,
+        f"--file={partial}",
+        f"--dbname={address}",
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.PIPE,
+        env={**os.environ, **secret},
+    )
+    _, errors = await process.communicate()
+    if process.returncode != 0:
+        partial.unlink(missing_ok=True)
+        raise OSError(f"pg_dump failed: {errors.decode(errors='replace').strip()}")
