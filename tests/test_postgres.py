@@ -177,10 +177,12 @@ async def test_an_id_is_drawn_only_after_every_smaller_one_committed(
         f" VALUES ('x', 'A', 'ab', 'held', '{WHEN}', '') RETURNING id"
     )
     held = await wait_held(first, job)
-    other = asyncio.ensure_future(second.add_comment(new_comment("y", "B")))
-    await asyncio.sleep(0.5 * UNIT)
-    assert not other.done(), "B committed while A's smaller id was still open"
-    job.release.set()
+    try:
+        other = asyncio.ensure_future(second.add_comment(new_comment("y", "B")))
+        await asyncio.sleep(0.5 * UNIT)
+        assert not other.done(), "B committed while A's smaller id was still open"
+    finally:
+        job.release.set()  # else A's writer never finishes and the stores never close
     assert (await other).comment.id > await held
 
 
@@ -197,8 +199,10 @@ async def test_change_numbers_follow_commit_order_across_processes(
         f" WHERE id = {one.comment.id} RETURNING rev"
     )
     held = await wait_held(first, job)
-    edit = asyncio.ensure_future(second.edit_comment(two.comment.id, "two, edited", WHEN))
-    await asyncio.sleep(0.5 * UNIT)
-    assert not edit.done()
-    job.release.set()
+    try:
+        edit = asyncio.ensure_future(second.edit_comment(two.comment.id, "two, edited", WHEN))
+        await asyncio.sleep(0.5 * UNIT)
+        assert not edit.done(), "B's edit committed while A's change was still open"
+    finally:
+        job.release.set()
     assert (await edit).rev == await held + 1
