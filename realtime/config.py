@@ -47,6 +47,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     ws_max_frame_bytes: Annotated[int, Meta(ge=64)] = 4096
     reader_backlog_bytes: Annotated[int, Meta(ge=1024)] = 1 << 20
     watchers_interval_seconds: Annotated[float, Meta(gt=0)] = 1.0
+    sse_keepalive_seconds: Annotated[float, Meta(gt=0)] = 15.0
     page_limit_default: Annotated[int, Meta(ge=1, le=500)] = 100
     group_commit_max: Positive = 256
     comments_per_minute: Annotated[float, Meta(gt=0)] = 5.0
@@ -58,6 +59,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     trusted_proxies: list[str] = msgspec.field(default_factory=list)
     busy_timeout_ms: Annotated[int, Meta(ge=0)] = 5000
     db_pool_size: Annotated[int, Meta(ge=2, le=1000)] = 10
+    event_loop: Literal["auto", "asyncio", "uvloop"] = "auto"
     log_level: Literal["critical", "error", "warning", "info", "debug"] = "info"
     language: Literal["en", "nb"] = "en"
 

@@ -11,6 +11,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -41,10 +42,11 @@ def free_port() -> int:
 class ThreadServer:
     """The real app under uvicorn on 127.0.0.1, port chosen by the OS, in a background thread."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, **uvicorn_options: Any) -> None:
         self.settings = settings
         self.app = create_app(settings)
-        config = uvicorn_config(self.app, settings, host="127.0.0.1", port=0)
+        options = {"host": "127.0.0.1", "port": 0, **uvicorn_options}
+        config = uvicorn_config(self.app, settings, **options)
         self.server = uvicorn.Server(config)
         self.server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
         self.thread = threading.Thread(target=self.server.run, daemon=True)
@@ -86,9 +88,11 @@ class ProcessServer:
         port: int | None = None,
         env: dict[str, str] | None = None,
         log: Path | None = None,
+        preexec_fn: Callable[[], object] | None = None,
     ) -> None:
         """`db` is a file, or a PostgreSQL URL (then `log` must be given)."""
         self.db = db
+        self.preexec_fn = preexec_fn  # run in the child before it starts (e.g. setrlimit)
         self.port = port or free_port()
         self.env = {**os.environ, "REALTIME_RATE_LIMIT": "off", **(env or {})}
         if log is None:
@@ -113,6 +117,7 @@ class ProcessServer:
                 stderr=subprocess.STDOUT,
                 env=self.env,
                 cwd=ROOT,
+                preexec_fn=self.preexec_fn,
             )
         deadline = time.monotonic() + 15 * UNIT
         while time.monotonic() < deadline:

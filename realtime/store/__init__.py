@@ -4,8 +4,10 @@
   the group-commit writer), with its SQL written once
 - `db`: what the Store asks of a database backend (`Backend`, `Tx`)
 - `backends`: `open_backend`, the backend named by the URL
-- `sqlite`: the SQLite backend (the embedded default); `schema`: its numbered migrations
-- `postgres`: the PostgreSQL backend (several machines); `pg_schema`: its numbered migrations
+- `sqlite`: the SQLite backend (the embedded default); `schema`: its numbered migrations;
+  `file_guard`: its check that the database path still names the file it has open
+- `postgres`: the PostgreSQL backend (several machines); `pg_schema`: its numbered migrations;
+  `pg_notify`: LISTEN/NOTIFY as the postgres hub's link
 - `group_commit`: the writer that puts concurrent writes into one transaction
 - `moderation`: the SQL of the moderation queue; `archive`: backup, export and import
 """

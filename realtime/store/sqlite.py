@@ -17,6 +17,7 @@ from pathlib import Path
 import aiosqlite
 
 from realtime.store.db import Params, Row, Tx
+from realtime.store.file_guard import FileGuard
 from realtime.store.schema import migrate, user_version
 
 READERS = 2
@@ -73,6 +74,7 @@ class SqliteBackend:
         self._next_reader = itertools.cycle(self._readers)
         self.path = path
         self._busy_timeout_ms = busy_timeout_ms
+        self.file_guard = FileGuard({})  # `open` watches the files it opened
 
     @classmethod
     async def open(cls, path: str | Path, busy_timeout_ms: int = 5000) -> SqliteBackend:
@@ -85,7 +87,9 @@ class SqliteBackend:
         except BaseException:
             await writer.close()
             raise
-        return cls(writer, readers, path, busy_timeout_ms)
+        backend = cls(writer, readers, path, busy_timeout_ms)
+        backend.file_guard = FileGuard.watch(path)  # the file just opened, and its -wal
+        return backend
 
     def reader(self) -> SqliteTx:
         return next(self._next_reader)
@@ -102,6 +106,9 @@ class SqliteBackend:
             await tx.run("ROLLBACK")
         except sqlite3.Error:
             pass  # no transaction left to roll back (SQLite may already have done it)
+
+    def check(self) -> None:
+        self.file_guard.check()
 
     async def highest_id(self, tx: Tx, table: str) -> int:
         # AUTOINCREMENT keeps the highest id ever committed here, deleted rows included.
