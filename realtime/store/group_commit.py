@@ -1,13 +1,24 @@
 """One writer that groups concurrent writes into one transaction.
 
 Callers `submit(work, on_commit)`. The writer takes every job waiting in its queue (up to
-`max_batch`), runs them in one transaction (the backend's `begin`: `BEGIN IMMEDIATE` on SQLite),
-each inside its own SAVEPOINT so a job that raises an `AppError` is rolled back alone, then
-commits once: one fsync for the whole group instead of one per comment. After the COMMIT it calls
-each job's `on_commit` in the order the jobs ran (which is id order), then resolves the callers'
-futures. A database error (disk full, locked past the busy timeout, connection lost) rolls the
-whole group back and fails every job in it with `Unavailable`: nothing is half-written, nothing
-is acknowledged that is not on disk.
+`max_batch`), runs them in one transaction (the backend's `begin`: `BEGIN IMMEDIATE` on SQLite,
+BEGIN and the writer lock on PostgreSQL) and commits once: one fsync for the whole group instead
+of one per comment. A job that raises an `AppError` (a bad parent, a closed article) must fail
+alone: the group is then rolled back and run again with each job inside its own SAVEPOINT. Jobs
+only read and write through their `tx`, so running one twice is safe; the first try skips the
+two savepoint statements per job, which are most of a job's round trips to the database.
+
+After the COMMIT the writer calls each job's `on_commit` in the order the jobs ran (which is id
+order), then resolves the callers' futures. A database error (disk full, locked past the busy
+timeout, connection lost) rolls the whole group back and fails every job in it with
+`Unavailable`: nothing is half-written, nothing is acknowledged that is not on disk.
+Such failures are logged once per run of them (a full disk fails every group until space is
+freed), not once per group.
+
+After each COMMIT, before the group is acknowledged, `backend.check()` says whether the database
+can still be trusted (SQLite: `file_guard.py`, its file is still at its path). When it raises, the
+group fails as above and nothing of it is published, so nothing is acknowledged from a file that
+no restart would open; from then on every group fails with that error before writing anything.
 """
 
 from __future__ import annotations
@@ -65,6 +76,8 @@ class GroupCommitWriter:
         # Wraps the publishing of one group (the hub's `batch`), so readers get a group's events
         # in one write each.
         self.settle_scope: Callable[[], AbstractContextManager[object]] = nullcontext
+        self._distrusted: AppError | None = None  # what backend.check() raised, for good
+        self._failed_groups = 0  # in the current run of failures, for logging once
         # Test-only (tests/test_races.py): awaited right before each COMMIT, to hold a group's
         # transaction open while a test checks that no caller has been answered. None in service.
         self.before_commit: Callable[[], Awaitable[None]] | None = None
@@ -111,28 +124,49 @@ class GroupCommitWriter:
     async def _commit(self, batch: list[_Job[Any]]) -> None:
         started = time.perf_counter()
         backend = self._backend
-        try:
-            self._tx = tx = await backend.begin()
-        except backend.unavailable as exc:
-            self._fail(batch, _unavailable(exc))
+        if self._distrusted is not None:
+            self._fail(batch, self._distrusted)
             return
         try:
-            for job in batch:
-                await self._run_job(tx, job)
-            if self.before_commit is not None:
-                await self.before_commit()
-            await backend.commit(tx)
+            if not await self._transaction(batch, guarded=False):
+                # A job refused: run the group again, each job inside its own savepoint.
+                await self._transaction(batch, guarded=True)
         except backend.unavailable as exc:
             await self._rollback()
-            self._fail(batch, _unavailable(exc))
+            self._fail(batch, self._unavailable(exc))
             return
-        self._tx = None
+        if not self._trusted(batch):  # committed, but maybe to a file no restart will open
+            return
+        if self._failed_groups:
+            log.warning("writes work again, after %d failed group commits", self._failed_groups)
+            self._failed_groups = 0
         self.stats.record(time.perf_counter() - started, len(batch))
         with self.settle_scope():
             for job in batch:
                 self._settle(job)
 
-    async def _run_job(self, tx: Tx, job: _Job[Any]) -> None:
+    async def _transaction(self, batch: list[_Job[Any]], *, guarded: bool) -> bool:
+        """Run the group in one transaction and commit it. Unguarded (the first try, no
+        savepoints: two statements fewer per job), a job that raises an `AppError` rolls the
+        whole transaction back and False is returned; nothing of that try is kept."""
+        self._tx = tx = await self._backend.begin()
+        for job in batch:
+            job.result = job.error = None
+            if guarded:
+                await self._run_guarded(tx, job)
+                continue
+            try:
+                job.result = await job.work(tx)
+            except AppError:
+                await self._rollback()
+                return False
+        if self.before_commit is not None:
+            await self.before_commit()
+        await self._backend.commit(tx)
+        self._tx = None
+        return True
+
+    async def _run_guarded(self, tx: Tx, job: _Job[Any]) -> None:
         await tx.run("SAVEPOINT job")
         try:
             job.result = await job.work(tx)
@@ -157,6 +191,21 @@ class GroupCommitWriter:
         if tx is not None:
             await self._backend.rollback(tx)
 
+    def _trusted(self, batch: list[_Job[Any]]) -> bool:
+        try:
+            self._backend.check()
+        except AppError as error:
+            self._distrusted = error
+            self._fail(batch, error)
+            return False
+        return True
+
+    def _unavailable(self, exc: BaseException) -> Unavailable:
+        if not self._failed_groups:
+            log.warning("writes fail (%s): they answer 503 until the database takes them", exc)
+        self._failed_groups += 1
+        return Unavailable(f"the database cannot take writes right now ({exc})")
+
     def _fail(self, batch: list[_Job[Any]], error: AppError) -> None:
         for job in batch:
             _resolve(job.future, error=error)
@@ -171,8 +220,3 @@ def _resolve(
         future.set_exception(error)
     else:
         future.set_result(result)
-
-
-def _unavailable(exc: BaseException) -> Unavailable:
-    log.warning("write failed: %s", exc)
-    return Unavailable(f"the database cannot take writes right now ({exc})")
