@@ -15,6 +15,7 @@ the PostgreSQL store and hub.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import sqlite3
 from collections.abc import AsyncIterator, Iterator
@@ -28,14 +29,14 @@ import pytest
 from realtime.web import resume
 from tests.conftest import ADMIN, SLUG, post_comment
 from tests.holds import Pause, RawPost, hold_after_replay, late_tasks
+from tests.pg import fetch_rows
 from tests.servers import UNIT, ProcessServer, ThreadServer, make_settings
-from tests.test_redis_hub import REDIS_SERVER, RedisServer
 from tests.wsclient import Reader
 
 # The parametrization points. A store is the `db` setting plus a fresh connection to check what
 # is committed; a hub is the `hub` setting. A networked hub runs two servers: posts go to one,
 # readers read from the other, so every event crosses the hub.
-STORES = ["sqlite"]
+STORES = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
 HUBS = ["memory", pytest.param("redis", marks=pytest.mark.redis)]
 # How ws.py serves a reader: through the direct socket of `realtime.web.server`, or through the
 # ASGI `send` of any other server (uvicorn's own WebSocket protocol here).
@@ -60,11 +61,23 @@ class SqliteFile:
         return row is not None
 
 
+@dataclass
+class PostgresSchema:
+    db: str  # a fresh schema's URL (tests/pg.py)
+
+    def committed(self, comment_id: int) -> bool:
+        sql = f"SELECT 1 FROM comments WHERE id = {int(comment_id)}"
+        with concurrent.futures.ThreadPoolExecutor(1) as pool:  # its own loop, its own connection
+            return bool(pool.submit(asyncio.run, fetch_rows(self.db, sql)).result())
+
+
 @pytest.fixture(params=STORES)
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[StoreUnderTest]:
     """The database the servers share: one branch per entry of STORES."""
     if request.param == "sqlite":
         yield SqliteFile(str(tmp_path / "races.db"))
+    elif request.param == "postgres":
+        yield PostgresSchema(request.getfixturevalue("postgres").fresh_url())
     else:
         raise AssertionError(f"no such store: {request.param}")
 
@@ -75,13 +88,7 @@ def hub(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     if request.param == "memory":
         yield "memory://"
     elif request.param == "redis":
-        if not Path(REDIS_SERVER).exists():
-            pytest.fail("redis-server is not installed (scripts/system-deps.sh installs it)")
-        workdir = tmp_path / "redis"
-        workdir.mkdir()
-        redis = RedisServer(workdir).start()
-        yield redis.url
-        redis.stop()
+        yield request.getfixturevalue("redis_server").url  # tests/conftest.py
     else:
         raise AssertionError(f"no such hub: {request.param}")
 
@@ -244,8 +251,8 @@ def test_a_201_is_visible_everywhere_at_once_and_after_sigkill(
 ) -> None:
     """At each 201: a new connection and another server process see it; SIGKILL keeps it."""
     env = {"REALTIME_ADMIN_TOKEN": ADMIN}
-    first = ProcessServer(Path(store.db), env=env, log=tmp_path / "first.log")
-    second = ProcessServer(Path(store.db), env=env, log=tmp_path / "second.log")
+    first = ProcessServer(store.db, env=env, log=tmp_path / "first.log")
+    second = ProcessServer(store.db, env=env, log=tmp_path / "second.log")
     try:
         first.start()
         second.start()
