@@ -7,10 +7,12 @@ from collections.abc import Callable
 
 import feedparser
 import httpx
+import pytest
 
-from tests.conftest import ADMIN, SLUG, post_comment
+from tests.conftest import ADMIN, SLUG, STORES, post_comment
 from tests.servers import ThreadServer
 
+pytestmark = pytest.mark.parametrize("store_kind", STORES)
 AUTH = {"Authorization": f"Bearer {ADMIN}"}
 
 

@@ -7,9 +7,11 @@ import secrets
 from typing import Any
 
 import httpx
+import pytest
 
-from tests.conftest import ADMIN, post_comment
+from tests.conftest import ADMIN, STORES, post_comment
 
+pytestmark = pytest.mark.parametrize("store_kind", STORES)
 AUTH = {"Authorization": f"Bearer {ADMIN}"}
 
 

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 
 from realtime.live.coalesce import Coalescer
 from realtime.live.hub import Hub
@@ -19,7 +20,7 @@ from realtime.models import ArticleIn, CommentIn, VoteIn
 from realtime.service import CommentService
 from realtime.store import Store
 from realtime.topics import article_topic
-from tests.conftest import ADMIN, SLUG, post_comment
+from tests.conftest import ADMIN, SLUG, STORES, post_comment
 from tests.servers import UNIT, ThreadServer, make_settings
 from tests.wsclient import Reader
 
@@ -45,6 +46,7 @@ async def new_comment(client: httpx.AsyncClient, slug: str = SLUG, **fields: Any
     return comment_id
 
 
+@pytest.mark.parametrize("store_kind", STORES)
 async def test_one_vote_per_voter_which_they_can_change_or_take_back(
     client: httpx.AsyncClient, article: str
 ) -> None:
@@ -71,6 +73,7 @@ async def test_one_vote_per_voter_which_they_can_change_or_take_back(
     assert page["comments"][0]["up"] == 1 and page["comments"][0]["down"] == 1
 
 
+@pytest.mark.parametrize("store_kind", STORES)
 async def test_vote_refusals(client: httpx.AsyncClient, article: str) -> None:
     """Own comment (voter token or author token) 403; deleted, held or unknown 404; closed 403;
     bad bodies 400/422; nothing changes."""
@@ -254,6 +257,7 @@ async def test_coalescer_sends_the_first_at_once_then_one_per_interval() -> None
 # ---- pins -----------------------------------------------------------------------------------
 
 
+@pytest.mark.parametrize("store_kind", STORES)
 async def test_pin_and_unpin(server: ThreadServer, client: httpx.AsyncClient, article: str) -> None:
     """Admin only; top-level only (409 for a reply); a `pin` event; pinned first on every sorted
     page; the flag on the comment."""
