@@ -39,6 +39,7 @@ from realtime.models import (
     WatchersEvent,
 )
 from realtime.moderation import Moderation
+from realtime.notify import Links, Notifier
 from realtime.store import Edited, NewComment, Posted, Removed, Store
 from realtime.topics import article_topic, count_topic
 
@@ -89,6 +90,8 @@ class CommentService:
         per_client = settings.max_readers_per_client if settings.rate_limit == "on" else None
         self.sockets = SocketCounter(settings.max_readers, per_client)
         self.moderation = Moderation(settings, store, hub, self._publish_posted)
+        self.notifier = Notifier(settings, store)  # started by the app's lifespan
+        self.links = Links(store, self.moderation)
         store.writer.settle_scope = hub.batch
 
     # ---- articles ----------------------------------------------------------------------------
@@ -182,6 +185,8 @@ class CommentService:
         email = data.email.strip().lower() if data.email else None
         if email is not None and len(email) > self.settings.email_max_chars:
             raise Invalid(f"must be at most {self.settings.email_max_chars} characters", "email")
+        if data.notify and email is None:
+            raise Invalid("needs an e-mail address to notify", "notify")
         return NewComment(
             article=slug,
             parent=data.parent,
@@ -191,6 +196,7 @@ class CommentService:
             body=body,
             created=timestamp(self.clock()),
             token_hash=b"",
+            notify=data.notify,
         )
 
     async def edit(self, comment_id: int, data: CommentEdit, bearer: str | None) -> Comment:

@@ -21,6 +21,8 @@ export function validate(values, config) {
   }
   if (email && (email.length > config.email_max_chars || !EMAIL.test(email))) {
     errors.email = 'Enter an e-mail address such as name@example.com, or leave it empty.';
+  } else if (values.notify && !email) {
+    errors.email = 'Enter your e-mail address to be told about replies.';
   }
   if (!body) errors.body = 'Please write a comment.';
   else if (chars(body) > config.body_max_chars) {
@@ -72,6 +74,7 @@ export class CommentForm {
           'optional, will not be published',
         ),
       ),
+      this.notifyBox(),
       this.honeypot(),
       this.formError,
       h('div', { class: 'rt-form-actions' }, this.submit, this.cancel),
@@ -98,6 +101,19 @@ export class CommentForm {
     );
   }
 
+  /** "Notify me of replies": only where the server can send mail; needs the e-mail field. */
+  notifyBox() {
+    const id = uid('rt-notify');
+    this.notify = h('input', { id, type: 'checkbox', name: 'notify' });
+    this.notify.addEventListener('change', () => this.clearError('email'));
+    return h(
+      'div',
+      { class: 'rt-field rt-field-notify', hidden: !this.config.notify },
+      this.notify,
+      h('label', { for: id, text: ' Notify me of replies by e-mail' }),
+    );
+  }
+
   field(name, label, control, hint = null) {
     const id = uid(`rt-${name}`);
     const errorId = `${id}-error`;
@@ -118,7 +134,8 @@ export class CommentForm {
   }
 
   values() {
-    return Object.fromEntries(FIELDS.map((name) => [name, this.fields[name].value]));
+    const values = Object.fromEntries(FIELDS.map((name) => [name, this.fields[name].value]));
+    return { ...values, notify: Boolean(this.config.notify && this.notify.checked) };
   }
 
   showError(field, message) {
@@ -161,6 +178,7 @@ export class CommentForm {
     }
     const fields = { author: values.author.trim(), body: values.body.trim(), website: this.trap.value };
     if (values.email.trim()) fields.email = values.email.trim();
+    if (values.notify) fields.notify = true;
     if (this.parent !== null) fields.parent = this.parent;
     this.busy(true);
     try {
@@ -168,7 +186,8 @@ export class CommentForm {
       remembered.set('author', fields.author);
       this.fields.body.value = '';
       this.home();
-      if (notice) this.say(notice);
+      const asked = fields.notify ? 'We will e-mail you about replies (a new address is asked to confirm first).' : '';
+      if (notice || asked) this.say([notice, asked].filter(Boolean).join(' '));
     } catch (error) {
       this.serverError(error);
     } finally {

@@ -9,19 +9,24 @@ from __future__ import annotations
 
 import itertools
 import logging
+import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import aiosqlite
 import msgspec
 
 from realtime.errors import NotFound
 from realtime.models import Article, ArticleIn, Comment, PendingComment
-from realtime.store import moderation
-from realtime.store.group_commit import GroupCommitWriter, OnCommit
+from realtime.store import moderation, notices
+from realtime.store.group_commit import GroupCommitWriter, OnCommit, Work
+from realtime.store.notices import Rules
+from realtime.store.outbox import Outbox
 from realtime.store.schema import migrate
 
 READERS = 2
+T = TypeVar("T")
 
 _COMMENT_COLUMNS = "id, article, parent, author, avatar, body, created, edited"
 # The next change number, taken inside the writer's transaction (one writer at a time).
@@ -41,6 +46,7 @@ class NewComment(msgspec.Struct, frozen=True, kw_only=True):
     body: str
     created: str
     token_hash: bytes
+    notify: bool = False
 
 
 class Posted(msgspec.Struct, frozen=True):
@@ -89,6 +95,12 @@ class Store:
         self._next_reader = itertools.cycle(readers)
         self.writer = GroupCommitWriter(writer_conn, group_commit_max)
         self.avatar_key = b""
+        self.notify_key = b""
+        self.delivery_prefix = ""
+        # What changes write to the outbox (empty: nothing), and who to tell that they did.
+        self.rules = Rules()
+        self.outbox = Outbox(self.writer, self._reader)
+        self.on_outbox: Callable[[], None] = lambda: None
 
     @classmethod
     async def open(
@@ -104,6 +116,8 @@ class Store:
             raise
         store = cls(writer, readers, group_commit_max)
         store.avatar_key = bytes.fromhex(await store._meta("avatar_key"))
+        store.notify_key = bytes.fromhex(await store._meta("notify_key"))
+        store.delivery_prefix = await store._meta("delivery_prefix")
         store.writer.start()
         return store
 
@@ -234,7 +248,7 @@ class Store:
             comment_id = await _scalar(
                 conn,
                 f"INSERT INTO comments ({moderation.NEW_COLUMNS})"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
                 msgspec.structs.astuple(new),
             )
             comment = Comment(
@@ -247,9 +261,11 @@ class Store:
                 new.created,
                 None,
             )
+            sender = (new.email, new.notify)
+            await notices.published(conn, self.rules, (comment, count), sender, time.time())
             return Posted(comment, count)
 
-        return await self.writer.submit(work, on_commit)
+        return await self._notifying(work, on_commit)
 
     async def edit_comment(
         self, comment_id: int, body: str, edited: str, on_commit: OnCommit[Edited] | None = None
@@ -264,9 +280,10 @@ class Store:
             if row is None:
                 raise NotFound(f"no comment {comment_id}")
             *comment, rev = row
+            await notices.edited(conn, self.rules, Comment(*comment), rev, time.time())
             return Edited(Comment(*comment), rev)
 
-        return await self.writer.submit(work, on_commit)
+        return await self._notifying(work, on_commit)
 
     async def delete_comment(
         self, comment_id: int, on_commit: OnCommit[Removed] | None = None
@@ -289,9 +306,13 @@ class Store:
                 "UPDATE articles SET count = count - 1 WHERE slug = ? RETURNING count",
                 (article,),
             )
-            return Removed(comment_id, article, int(count), int(rev))
+            removed = Removed(comment_id, article, int(count), int(rev))
+            await notices.deleted(
+                conn, self.rules, (article, comment_id, removed.count, removed.rev), time.time()
+            )
+            return removed
 
-        return await self.writer.submit(work, on_commit)
+        return await self._notifying(work, on_commit)
 
     # ---- moderation ------------------------------------------------------------------------
 
@@ -316,14 +337,20 @@ class Store:
     async def hold_comment(
         self, new: NewComment, reason: str, on_commit: OnCommit[PendingComment] | None = None
     ) -> PendingComment:
-        return await self.writer.submit(lambda conn: moderation.hold(conn, new, reason), on_commit)
+        async def work(conn: aiosqlite.Connection) -> PendingComment:
+            held = await moderation.hold(conn, new, reason)
+            await notices.held(conn, self.rules, held, time.time())
+            return held
+
+        return await self._notifying(work, on_commit)
 
     async def approve(self, pending_id: int, on_commit: OnCommit[Posted] | None = None) -> Posted:
         async def work(conn: aiosqlite.Connection) -> Posted:
-            comment, count = await moderation.approve(conn, pending_id)
+            comment, count, sender = await moderation.approve(conn, pending_id)
+            await notices.published(conn, self.rules, (comment, count), sender, time.time())
             return Posted(comment, count)
 
-        return await self.writer.submit(work, on_commit)
+        return await self._notifying(work, on_commit)
 
     async def reject(self, pending_id: int, on_commit: OnCommit[None] | None = None) -> None:
         await self.writer.submit(lambda conn: moderation.reject(conn, pending_id), on_commit)
@@ -331,9 +358,25 @@ class Store:
     async def set_closed(
         self, slug: str, closed: bool, on_commit: OnCommit[Article] | None = None
     ) -> Article:
+        async def work(conn: aiosqlite.Connection) -> Article:
+            article = await moderation.set_closed(conn, slug, closed)
+            if closed:
+                await notices.closed(conn, self.rules, slug, time.time())
+            return article
+
+        return await self._notifying(work, on_commit)
+
+    async def set_subscription(self, subscriber_id: int, state: str) -> bool:
+        """Confirm or unsubscribe an address (by its subscriber id); False if that cannot be."""
         return await self.writer.submit(
-            lambda conn: moderation.set_closed(conn, slug, closed), on_commit
+            lambda conn: notices.set_subscription(conn, subscriber_id, state)
         )
+
+    async def _notifying(self, work: Work[T], on_commit: OnCommit[T] | None) -> T:
+        """Submit a write that may have added to the outbox, and wake the sender after it."""
+        result = await self.writer.submit(work, on_commit)
+        self.on_outbox()
+        return result
 
 
 async def _scalar(conn: aiosqlite.Connection, sql: str, params: tuple[Any, ...]) -> Any:

@@ -15,7 +15,7 @@ from realtime.models import Article, Comment, PendingComment
 
 PENDING_COLUMNS = "id, article, parent, author, avatar, body, created, reason"
 # The columns of a new comment, in the order of `NewComment`'s fields.
-NEW_COLUMNS = "article, parent, author, email, avatar, body, created, token_hash"
+NEW_COLUMNS = "article, parent, author, email, avatar, body, created, token_hash, notify"
 ARTICLE_COLUMNS = "slug, title, url, created, count, closed"
 
 
@@ -57,20 +57,23 @@ async def hold(conn: aiosqlite.Connection, new: Any, reason: str) -> PendingComm
         await check_parent(conn, new.parent, new.article)
     row = await fetch_one(
         conn,
-        f"INSERT INTO pending ({NEW_COLUMNS}, reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+        f"INSERT INTO pending ({NEW_COLUMNS}, reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
         f" RETURNING {PENDING_COLUMNS}",
         (*msgspec.structs.astuple(new), reason),
     )
     return PendingComment(*row)
 
 
-async def approve(conn: aiosqlite.Connection, pending_id: int) -> tuple[Comment, int]:
-    """Move a held comment into the thread; it gets the next public id. Returns it and the count."""
+async def approve(
+    conn: aiosqlite.Connection, pending_id: int
+) -> tuple[Comment, int, tuple[str | None, bool]]:
+    """Move a held comment into the thread; it gets the next public id. Returns it, the count,
+    and its e-mail with whether its author asked for replies (for the outbox, never shown)."""
     row = await fetch_one(
         conn,
-        "INSERT INTO comments (article, parent, author, email, avatar, body, created, token_hash)"
-        " SELECT article, parent, author, email, avatar, body, created, token_hash FROM pending"
-        " WHERE id = ? RETURNING id, article, parent, author, avatar, body, created, edited",
+        f"INSERT INTO comments ({NEW_COLUMNS}) SELECT {NEW_COLUMNS} FROM pending"
+        " WHERE id = ? RETURNING id, article, parent, author, avatar, body, created, edited,"
+        " email, notify",
         (pending_id,),
     )
     if row is None:
@@ -79,7 +82,8 @@ async def approve(conn: aiosqlite.Connection, pending_id: int) -> tuple[Comment,
     count = await fetch_one(
         conn, "UPDATE articles SET count = count + 1 WHERE slug = ? RETURNING count", (row[1],)
     )
-    return Comment(*row), int(count[0])
+    *public, email, notify = row
+    return Comment(*public), int(count[0]), (email, bool(notify))
 
 
 async def reject(conn: aiosqlite.Connection, pending_id: int) -> None:

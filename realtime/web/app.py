@@ -26,7 +26,7 @@ from realtime.live.factory import make_hub
 from realtime.models import ErrorBody, ErrorDetail
 from realtime.service import CommentService
 from realtime.store import Store
-from realtime.web import http, ws
+from realtime.web import http, notify, ws
 from realtime.web.metrics import Metrics, TimingMiddleware
 from realtime.web.openapi import openapi_route
 
@@ -65,6 +65,7 @@ def client_config(settings: Settings) -> Route:
             "author_max_chars": settings.author_max_chars,
             "body_max_chars": settings.body_max_chars,
             "email_max_chars": settings.email_max_chars,
+            "notify": bool(settings.smtp_host),
         }
     )
 
@@ -131,17 +132,20 @@ def create_app(settings: Settings) -> Starlette:
         app.state.service = service
         metrics.bind(service)
         watchers = asyncio.create_task(service.announce_watchers(), name="watchers")
+        await service.notifier.start()
         try:
             yield
         finally:
             watchers.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await watchers
+            await service.notifier.stop()  # hands unfinished attempts back, through the store
             await store.close()  # its last commits publish through the hub, so it closes first
             await hub.close()
 
     routes = [
         *http.routes,
+        *notify.routes,
         openapi_route(),
         *ws.routes,
         client_config(settings),
@@ -173,6 +177,7 @@ def create_app(settings: Settings) -> Starlette:
         },
     )
     app.state.settings = settings
+    app.state.page_headers = headers
     return app
 
 

@@ -60,9 +60,27 @@ class Metrics:
             ("realtime_group_commit_jobs", "Writes in those transactions", writer.jobs),
         ):
             yield CounterMetricFamily(name, text, value=value)
+        yield from _notifications(service)
 
     async def endpoint(self, request: Request) -> Response:
         return Response(generate_latest(self.registry), media_type=CONTENT_TYPE_LATEST)
+
+
+def _notifications(service: CommentService) -> Iterator[Metric]:
+    """Delivery attempts of notifications by outcome, channel and kind (the event)."""
+    families = {
+        outcome: CounterMetricFamily(
+            f"realtime_notifications_{outcome}", text, labels=["channel", "kind"]
+        )
+        for outcome, text in (
+            ("sent", "Notifications delivered"),
+            ("retried", "Notification attempts that failed and will be tried again"),
+            ("dead", "Notifications given up after their last attempt"),
+        )
+    }
+    for (outcome, channel, kind), value in sorted(service.notifier.stats.outcomes.items()):
+        families[outcome].add_metric([channel, kind], value)
+    yield from families.values()
 
 
 class TimingMiddleware:
