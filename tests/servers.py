@@ -85,8 +85,10 @@ class ProcessServer:
         port: int | None = None,
         env: dict[str, str] | None = None,
         log: Path | None = None,
+        config: Path | None = None,
     ) -> None:
         self.db = db
+        self.config = ["--config", str(config)] if config else []
         self.port = port or free_port()
         self.env = {**os.environ, "REALTIME_RATE_LIMIT": "off", **(env or {})}
         self.log_path = log or db.with_suffix(".log")
@@ -99,6 +101,7 @@ class ProcessServer:
                     sys.executable,
                     "-m",
                     "realtime",
+                    *self.config,
                     "serve",
                     "--db",
                     str(self.db),
