@@ -3,6 +3,7 @@
 // the token with the queue, or closes with 4403.
 
 import { AdminApi } from './admin-api.js';
+import { DeadNotices } from './admin-notices.js';
 import { Queue } from './admin-queue.js';
 import { AdminSocket } from './admin-socket.js';
 import { ThreadDesk } from './admin-thread.js';
@@ -64,6 +65,13 @@ class Desk {
       onShowArticle: (slug) => this.choose(slug, { scroll: true }),
       onAuthError: signOut,
     });
+    this.notices = new DeadNotices({
+      api: this.api,
+      list: $('notices'),
+      empty: $('notices-empty'),
+      refresh: $('notices-refresh'),
+      onAuthError: signOut,
+    });
     this.socket = new AdminSocket({
       url: () => this.api.wsUrl('/ws/admin'),
       token,
@@ -88,6 +96,7 @@ class Desk {
       this.accepted = true;
       this.onAccepted(this.token);
       this.loadArticles();
+      this.notices.load();
     }
     switch (event.type) {
       case 'queue':
@@ -177,6 +186,7 @@ function signOut(message = '') {
   stored.clear();
   $('queue').replaceChildren();
   $('thread').replaceChildren();
+  $('notices').replaceChildren();
   document.title = 'Moderation · Realtime';
   show(false);
   button.disabled = false;

@@ -110,7 +110,7 @@ export class CommentForm {
       'div',
       { class: 'rt-field rt-field-notify', hidden: !this.config.notify },
       this.notify,
-      h('label', { for: id, text: ' Notify me of replies by e-mail' }),
+      h('label', { for: id, text: ' Notify me of replies' }),
     );
   }
 
