@@ -39,6 +39,7 @@ from realtime.store.archive import (
     export_records,
     import_records,
 )
+from realtime.store.sqlite import sqlite_path
 from realtime.wxr import WxrComment, WxrError, WxrPost, plain_text, read_wxr
 
 COMMANDS = ("backup", "export", "import", "import-wxr")
@@ -143,7 +144,7 @@ async def _dispatch(args: argparse.Namespace, settings: Settings) -> str:
 
 
 def _existing(db: str) -> str:
-    if not Path(db).is_file():
+    if not sqlite_path(db).is_file():
         raise PortabilityError(f"no database at {db}")
     return db
 

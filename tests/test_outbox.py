@@ -7,19 +7,18 @@ import asyncio
 import time
 from pathlib import Path
 
-import aiosqlite
-
 from realtime.config import load_settings
 from realtime.notify.sender import Sender, scrub
 from realtime.store import Store
+from realtime.store.db import Tx
 from realtime.store.outbox import Outgoing, enqueue
 
 
 async def fill(store: Store, count: int) -> None:
-    async def work(conn: aiosqlite.Connection) -> None:
+    async def work(tx: Tx) -> None:
         for _ in range(count):
             item = Outgoing("webhook", "comment.published", "http://x/h", b"{}", 0.0)
-            await enqueue(conn, item, time.time())
+            await enqueue(tx, item, time.time())
 
     await store.writer.submit(work)
 

@@ -123,3 +123,16 @@ async def test_unexpected_error_rolls_back_and_writer_goes_on(store: Store) -> N
         await store.add_comment(new_comment("a", parent=2**63))
     posted = await store.add_comment(new_comment("a", "after"))
     assert posted.count == 1
+
+
+async def test_sqlite_url_names_the_same_file(tmp_path: Path) -> None:
+    """`sqlite:PATH` and a plain path open the same database."""
+    path = tmp_path / "named.sqlite"
+    store = await Store.open(f"sqlite:{path}")
+    await store.put_article("a", ArticleIn(title="A"), "2026-11-26T00:00:00.000Z")
+    await store.close()
+    reopened = await Store.open(path)
+    try:
+        assert (await reopened.get_article("a")) is not None
+    finally:
+        await reopened.close()

@@ -1,22 +1,29 @@
-"""The only door to SQLite: everything that speaks SQL lives in this package.
+"""The only door to the database: everything that speaks SQL lives in this package.
 
-- `core`: the `Store` (reads, and writes through the group-commit writer)
-- `schema`: numbered migrations against `PRAGMA user_version`
+- `core`: the `Store`, the one interface above every database (reads, and writes through
+  the group-commit writer), with its SQL written once
+- `db`: what the Store asks of a database backend (`Backend`, `Tx`)
+- `sqlite`: the SQLite backend (the embedded default); `schema`: its numbered migrations
+- `group_commit`: the writer that puts concurrent writes into one transaction
+- `moderation`: the SQL of the moderation queue; `archive`: backup, export and import
 """
 
 from __future__ import annotations
 
 from realtime.store.core import Authorship, Change, Edited, NewComment, Posted, Removed, Store
+from realtime.store.db import Backend, Tx
 from realtime.store.schema import MIGRATIONS, migrate
 
 __all__ = [
     "MIGRATIONS",
     "Authorship",
+    "Backend",
     "Change",
     "Edited",
     "NewComment",
     "Posted",
     "Removed",
     "Store",
+    "Tx",
     "migrate",
 ]

@@ -11,12 +11,13 @@
   replies to parents, the database gives new ones, and comments already present (same article,
   author, time and text) are skipped, so the same file can be imported twice.
 Afterwards every touched article's `count` is recounted from its published comments.
+
+Import goes through the Store (any backend); backup and export read an SQLite file directly.
 """
 
 from __future__ import annotations
 
 import os
-import sqlite3
 from collections.abc import AsyncIterator, Iterable, Sequence
 from pathlib import Path
 from typing import Any, Literal
@@ -26,8 +27,10 @@ import msgspec
 
 from realtime.errors import Conflict, Invalid
 from realtime.models import CommentId, Slug
-from realtime.store.core import Store, _connect
+from realtime.store.core import Store
+from realtime.store.db import Backend, Tx, scalar
 from realtime.store.schema import migrate
+from realtime.store.sqlite import connect, sqlite_path
 
 FORMAT_VERSION = 1
 # Imported comments have no author token: only the admin can edit or delete them.
@@ -103,12 +106,12 @@ class ImportSummary(msgspec.Struct):
 
 async def backup(source: str | Path, target: str | Path, *, busy_timeout_ms: int = 5000) -> int:
     """Copy the live database to `target` (replaced atomically); return its comment count."""
-    source, target = Path(source), Path(target)
+    source, target = sqlite_path(source), Path(target)
     if target.resolve() == source.resolve():
         raise Invalid("the backup must go to another file than the database", "file")
     partial = target.with_name(target.name + ".partial")
     partial.unlink(missing_ok=True)
-    src = await _connect(source, busy_timeout_ms)
+    src = await connect(source, busy_timeout_ms)
     try:
         async with aiosqlite.connect(str(partial), isolation_level=None) as dst:
             await src.backup(dst)  # all pages in one step: one snapshot, never a torn copy
@@ -146,7 +149,7 @@ async def export_records(
     source: str | Path, *, busy_timeout_ms: int = 5000
 ) -> AsyncIterator[Record]:
     """Header, articles by slug, comments by id, then held comments: one read transaction."""
-    conn = await _connect(source, busy_timeout_ms)
+    conn = await connect(source, busy_timeout_ms)
     try:
         await migrate(conn)
         await conn.execute("BEGIN")  # one snapshot: the comments match the articles
@@ -180,31 +183,33 @@ async def import_records(
     records = list(records)
     articles = [record for record in records if isinstance(record, ArticleRecord)]
 
-    async def work(conn: aiosqlite.Connection) -> ImportSummary:
+    backend = store.backend
+
+    async def work(tx: Tx) -> ImportSummary:
         summary = ImportSummary()
         try:
-            summary.articles_created, slugs = await _insert_articles(conn, articles, renumber)
+            summary.articles_created, slugs = await _insert_articles(tx, articles, renumber)
             placed = [_placed(r, slugs) for r in records if isinstance(r, AnyComment)]
             comments = [r for r in placed if isinstance(r, CommentRecord)]
             pending = [r for r in placed if isinstance(r, PendingRecord)]
             if renumber:
                 summary.comments, summary.pending, summary.skipped = await _insert_renumbered(
-                    conn, comments, pending
+                    tx, comments, pending
                 )
             else:
                 _check_parents(comments, pending)
-                summary.comments = await _insert_keeping_ids(conn, "comments", comments)
-                summary.pending = await _insert_keeping_ids(conn, "pending", pending)
-        except sqlite3.IntegrityError as exc:
+                summary.comments = await _insert_keeping_ids(backend, tx, "comments", comments)
+                summary.pending = await _insert_keeping_ids(backend, tx, "pending", pending)
+        except backend.integrity as exc:
             raise Conflict(f"the records do not fit the database: {exc}") from None
-        await _recount(conn, {comment.article for comment in comments})
+        await _recount(tx, {comment.article for comment in comments})
         return summary
 
     return await store.writer.submit(work)
 
 
 async def _insert_articles(
-    conn: aiosqlite.Connection, articles: list[ArticleRecord], by_url: bool
+    tx: Tx, articles: list[ArticleRecord], by_url: bool
 ) -> tuple[int, dict[str, str]]:
     """Create the articles that are not there yet; with `by_url`, an article with the same url
     counts as there. Returns how many were created and the slug each record's slug maps to."""
@@ -213,16 +218,15 @@ async def _insert_articles(
     for article in articles:
         found = None
         if by_url and article.url:
-            found = await _scalar(conn, "SELECT slug FROM articles WHERE url = ?", (article.url,))
+            found = await scalar(tx, "SELECT slug FROM articles WHERE url = ?", (article.url,))
         if found is None:
             found = article.slug
-            before = conn.total_changes
-            await conn.execute(
+            inserted = await tx.one(
                 "INSERT INTO articles (slug, title, url, created, closed) VALUES (?, ?, ?, ?, ?)"
-                " ON CONFLICT (slug) DO NOTHING",
-                (article.slug, article.title, article.url, article.created, int(article.closed)),
+                " ON CONFLICT (slug) DO NOTHING RETURNING slug",
+                (article.slug, article.title, article.url, article.created, article.closed),
             )
-            created += conn.total_changes - before
+            created += inserted is not None
         slugs[article.slug] = found
     return created, slugs
 
@@ -249,29 +253,30 @@ def _check_parents(comments: list[CommentRecord], pending: list[PendingRecord]) 
 
 
 async def _insert_keeping_ids(
-    conn: aiosqlite.Connection, table: Literal["comments", "pending"], records: Sequence[AnyComment]
+    backend: Backend,
+    tx: Tx,
+    table: Literal["comments", "pending"],
+    records: Sequence[AnyComment],
 ) -> int:
     if not records:
         return 0
-    # AUTOINCREMENT keeps the highest id ever committed here (ids are never given out twice).
-    highest = await _scalar(
-        conn, "SELECT coalesce(max(seq), 0) FROM sqlite_sequence WHERE name = ?", (table,)
-    )
+    highest = await backend.highest_id(tx, table)
     lowest = min(record.id for record in records)
     if lowest <= highest:
         raise Conflict(
             f"{table} id {lowest} is not above the database's highest id {highest}:"
             " import into a fresh database (nothing was imported)"
         )
-    await conn.executemany(
+    await tx.run_many(
         _insert(table, type(records[0]).__struct_fields__),
         [(*msgspec.structs.astuple(record), NO_TOKEN) for record in records],
     )
+    await backend.ids_taken(tx, table, max(record.id for record in records))
     return len(records)
 
 
 async def _insert_renumbered(
-    conn: aiosqlite.Connection, comments: list[CommentRecord], pending: list[PendingRecord]
+    tx: Tx, comments: list[CommentRecord], pending: list[PendingRecord]
 ) -> tuple[int, int, int]:
     """Insert in the records' id order with new ids; parents follow. A parent the records lack,
     or in another article, is dropped: the reply stands on its own. Returns how many comments
@@ -288,16 +293,16 @@ async def _insert_renumbered(
         parent = None
         if record.parent is not None and articles.get(record.parent) == record.article:
             parent = new_ids.get(record.parent)
-        existing = await _scalar(
-            conn,
+        existing = await scalar(
+            tx,
             f"SELECT id FROM {table} WHERE article = ? AND author = ? AND created = ? AND body = ?",
             (record.article, record.author, record.created, record.body),
         )
         if existing is None:
             values = msgspec.structs.astuple(msgspec.structs.replace(record, parent=parent))
             fields = type(record).__struct_fields__[1:]  # without the id
-            existing = await _scalar(
-                conn, _insert(table, fields) + " RETURNING id", (*values[1:], NO_TOKEN)
+            existing = await scalar(
+                tx, _insert(table, fields) + " RETURNING id", (*values[1:], NO_TOKEN)
             )
             added[table] += 1
         else:
@@ -316,15 +321,9 @@ def _insert(table: str, fields: tuple[str, ...]) -> str:
     return f"INSERT INTO {table} ({', '.join(fields)}, token_hash) VALUES ({marks})"
 
 
-async def _recount(conn: aiosqlite.Connection, slugs: set[str]) -> None:
-    await conn.executemany(
+async def _recount(tx: Tx, slugs: set[str]) -> None:
+    await tx.run_many(
         "UPDATE articles SET count = (SELECT count(*) FROM comments"
         " WHERE comments.article = articles.slug AND status = 'published') WHERE slug = ?",
         [(slug,) for slug in sorted(slugs)],
     )
-
-
-async def _scalar(conn: aiosqlite.Connection, sql: str, params: tuple[Any, ...] = ()) -> Any:
-    async with conn.execute(sql, params) as cursor:
-        row = await cursor.fetchone()
-    return row[0] if row else None

@@ -1,37 +1,35 @@
-"""The Store: reads on their own connections, writes through the group-commit writer.
+"""The Store: the one interface the service, the hubs and the tools use, whatever the database.
 
-Reads run on their own connections (WAL lets them proceed while the writer commits). Every write
-goes through `GroupCommitWriter`, so an article's published `count` changes in the same
-transaction as the comment it counts. Methods return Structs, never rows, and raise domain errors.
+Reads run on the backend's read connections (SQLite's WAL lets them proceed while the writer
+commits). Every write goes through `GroupCommitWriter`, so an article's published `count`
+changes in the same transaction as the comment it counts. The SQL is written once (see `db.py`);
+the backend, chosen by `Store.open`'s URL, brings the connections, schema and transactions.
+Methods return Structs, never rows, and raise domain errors.
 """
 
 from __future__ import annotations
 
-import itertools
-import logging
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
-import aiosqlite
 import msgspec
 
 from realtime.errors import NotFound
 from realtime.models import Article, ArticleIn, Comment, PendingComment
 from realtime.store import moderation, notices
+from realtime.store.db import Backend, Tx, scalar
 from realtime.store.group_commit import GroupCommitWriter, OnCommit, Work
 from realtime.store.notices import Rules
 from realtime.store.outbox import Outbox
-from realtime.store.schema import migrate
-
-READERS = 2
-T = TypeVar("T")
+from realtime.store.sqlite import SqliteBackend
 
 _COMMENT_COLUMNS = "id, article, parent, author, avatar, body, created, edited"
 # The next change number, taken inside the writer's transaction (one writer at a time).
 _NEXT_REV = "SELECT coalesce(max(rev), 0) + 1 FROM comments WHERE rev > 0"
 _ARTICLE_COLUMNS = moderation.ARTICLE_COLUMNS
+T = TypeVar("T")
 
 
 class NewComment(msgspec.Struct, frozen=True, kw_only=True):
@@ -84,58 +82,45 @@ class Authorship(msgspec.Struct, frozen=True):
 
 
 class Store:
-    def __init__(
-        self,
-        writer_conn: aiosqlite.Connection,
-        readers: list[aiosqlite.Connection],
-        group_commit_max: int,
-    ) -> None:
-        self._writer_conn = writer_conn
-        self._readers = readers
-        self._next_reader = itertools.cycle(readers)
-        self.writer = GroupCommitWriter(writer_conn, group_commit_max)
+    def __init__(self, backend: Backend, group_commit_max: int) -> None:
+        self.backend = backend
+        self.writer = GroupCommitWriter(backend, group_commit_max)
         self.avatar_key = b""
         self.notify_key = b""
         self.delivery_prefix = ""
         # What changes write to the outbox (empty: nothing), and who to tell that they did.
         self.rules = Rules()
-        self.outbox = Outbox(self.writer, self._reader)
+        self.outbox = Outbox(self.writer, backend)
         self.on_outbox: Callable[[], None] = lambda: None
 
     @classmethod
     async def open(
-        cls, path: str | Path, *, group_commit_max: int = 256, busy_timeout_ms: int = 5000
+        cls, url: str | Path, *, group_commit_max: int = 256, busy_timeout_ms: int = 5000
     ) -> Store:
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
-        writer = await _connect(path, busy_timeout_ms)
+        """The database named by `url` (a path or `sqlite:PATH`), migrated to the newest schema."""
+        backend = await SqliteBackend.open(url, busy_timeout_ms)
+        store = cls(backend, group_commit_max)
         try:
-            await migrate(writer)
-            readers = [await _connect(path, busy_timeout_ms) for _ in range(READERS)]
+            store.avatar_key = bytes.fromhex(await store._meta("avatar_key"))
+            store.notify_key = bytes.fromhex(await store._meta("notify_key"))
+            store.delivery_prefix = await store._meta("delivery_prefix")
         except BaseException:
-            await writer.close()
+            await backend.close()
             raise
-        store = cls(writer, readers, group_commit_max)
-        store.avatar_key = bytes.fromhex(await store._meta("avatar_key"))
-        store.notify_key = bytes.fromhex(await store._meta("notify_key"))
-        store.delivery_prefix = await store._meta("delivery_prefix")
         store.writer.start()
         return store
 
     async def close(self) -> None:
         await self.writer.stop()
-        for conn in [*self._readers, self._writer_conn]:
-            await conn.close()
+        await self.backend.close()
 
     # ---- reads -------------------------------------------------------------------------------
 
-    def _reader(self) -> aiosqlite.Connection:
-        return next(self._next_reader)
-
     async def _one(self, sql: str, params: tuple[Any, ...] = ()) -> Any:
-        return await moderation.fetch_one(self._reader(), sql, params)
+        return await self.backend.reader().one(sql, params)
 
     async def _all(self, sql: str, params: tuple[Any, ...] = ()) -> list[Any]:
-        return list(await self._reader().execute_fetchall(sql, params))
+        return await self.backend.reader().all(sql, params)
 
     async def _meta(self, key: str) -> str:
         row = await self._one("SELECT value FROM meta WHERE key = ?", (key,))
@@ -216,10 +201,9 @@ class Store:
     # ---- writes (group commit) ---------------------------------------------------------------
 
     async def put_article(self, slug: str, data: ArticleIn, created: str) -> tuple[Article, bool]:
-        async def work(conn: aiosqlite.Connection) -> tuple[Article, bool]:
-            existed = await _scalar(conn, "SELECT 1 FROM articles WHERE slug = ?", (slug,))
-            row = await moderation.fetch_one(
-                conn,
+        async def work(tx: Tx) -> tuple[Article, bool]:
+            existed = await scalar(tx, "SELECT 1 FROM articles WHERE slug = ?", (slug,))
+            row = await tx.one(
                 "INSERT INTO articles (slug, title, url, created) VALUES (?, ?, ?, ?)"
                 " ON CONFLICT (slug) DO UPDATE SET title = excluded.title, url = excluded.url"
                 f" RETURNING {_ARTICLE_COLUMNS}",
@@ -233,20 +217,20 @@ class Store:
     async def add_comment(
         self, new: NewComment, on_commit: OnCommit[Posted] | None = None
     ) -> Posted:
-        async def work(conn: aiosqlite.Connection) -> Posted:
-            count = await _scalar(
-                conn,
+        async def work(tx: Tx) -> Posted:
+            count = await scalar(
+                tx,
                 "UPDATE articles SET count = count + 1 WHERE slug = ? AND NOT closed"
                 " RETURNING count",
                 (new.article,),
             )
             if count is None:
-                await moderation.check_open(conn, new.article)  # raises: unknown, or closed
+                await moderation.check_open(tx, new.article)  # raises: unknown, or closed
                 raise NotFound(f"no article {new.article!r}")
             if new.parent is not None:
-                await moderation.check_parent(conn, new.parent, new.article)
-            comment_id = await _scalar(
-                conn,
+                await moderation.check_parent(tx, new.parent, new.article)
+            comment_id = await scalar(
+                tx,
                 f"INSERT INTO comments ({moderation.NEW_COLUMNS})"
                 " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
                 msgspec.structs.astuple(new),
@@ -262,7 +246,7 @@ class Store:
                 None,
             )
             sender = (new.email, new.notify)
-            await notices.published(conn, self.rules, (comment, count), sender, time.time())
+            await notices.published(tx, self.rules, (comment, count), sender, time.time())
             return Posted(comment, count)
 
         return await self._notifying(work, on_commit)
@@ -270,9 +254,8 @@ class Store:
     async def edit_comment(
         self, comment_id: int, body: str, edited: str, on_commit: OnCommit[Edited] | None = None
     ) -> Edited:
-        async def work(conn: aiosqlite.Connection) -> Edited:
-            row = await moderation.fetch_one(
-                conn,
+        async def work(tx: Tx) -> Edited:
+            row = await tx.one(
                 f"UPDATE comments SET body = ?, edited = ?, rev = ({_NEXT_REV})"
                 f" WHERE id = ? AND status = 'published' RETURNING {_COMMENT_COLUMNS}, rev",
                 (body, edited, comment_id),
@@ -280,7 +263,7 @@ class Store:
             if row is None:
                 raise NotFound(f"no comment {comment_id}")
             *comment, rev = row
-            await notices.edited(conn, self.rules, Comment(*comment), rev, time.time())
+            await notices.edited(tx, self.rules, Comment(*comment), rev, time.time())
             return Edited(Comment(*comment), rev)
 
         return await self._notifying(work, on_commit)
@@ -290,9 +273,8 @@ class Store:
     ) -> Removed:
         """Soft delete: replies keep their parent id; the text and e-mail are scrubbed."""
 
-        async def work(conn: aiosqlite.Connection) -> Removed:
-            row = await moderation.fetch_one(
-                conn,
+        async def work(tx: Tx) -> Removed:
+            row = await tx.one(
                 "UPDATE comments SET status = 'deleted', body = '', email = NULL,"
                 f" rev = ({_NEXT_REV}) WHERE id = ? AND status = 'published'"
                 " RETURNING article, rev",
@@ -301,15 +283,14 @@ class Store:
             if row is None:
                 raise NotFound(f"no comment {comment_id}")
             article, rev = row
-            count = await _scalar(
-                conn,
+            count = await scalar(
+                tx,
                 "UPDATE articles SET count = count - 1 WHERE slug = ? RETURNING count",
                 (article,),
             )
             removed = Removed(comment_id, article, int(count), int(rev))
-            await notices.deleted(
-                conn, self.rules, (article, comment_id, removed.count, removed.rev), time.time()
-            )
+            change = (article, comment_id, removed.count, removed.rev)
+            await notices.deleted(tx, self.rules, change, time.time())
             return removed
 
         return await self._notifying(work, on_commit)
@@ -337,31 +318,31 @@ class Store:
     async def hold_comment(
         self, new: NewComment, reason: str, on_commit: OnCommit[PendingComment] | None = None
     ) -> PendingComment:
-        async def work(conn: aiosqlite.Connection) -> PendingComment:
-            held = await moderation.hold(conn, new, reason)
-            await notices.held(conn, self.rules, held, time.time())
+        async def work(tx: Tx) -> PendingComment:
+            held = await moderation.hold(tx, new, reason)
+            await notices.held(tx, self.rules, held, time.time())
             return held
 
         return await self._notifying(work, on_commit)
 
     async def approve(self, pending_id: int, on_commit: OnCommit[Posted] | None = None) -> Posted:
-        async def work(conn: aiosqlite.Connection) -> Posted:
-            comment, count, sender = await moderation.approve(conn, pending_id)
-            await notices.published(conn, self.rules, (comment, count), sender, time.time())
+        async def work(tx: Tx) -> Posted:
+            comment, count, sender = await moderation.approve(tx, pending_id)
+            await notices.published(tx, self.rules, (comment, count), sender, time.time())
             return Posted(comment, count)
 
         return await self._notifying(work, on_commit)
 
     async def reject(self, pending_id: int, on_commit: OnCommit[None] | None = None) -> None:
-        await self.writer.submit(lambda conn: moderation.reject(conn, pending_id), on_commit)
+        await self.writer.submit(lambda tx: moderation.reject(tx, pending_id), on_commit)
 
     async def set_closed(
         self, slug: str, closed: bool, on_commit: OnCommit[Article] | None = None
     ) -> Article:
-        async def work(conn: aiosqlite.Connection) -> Article:
-            article = await moderation.set_closed(conn, slug, closed)
+        async def work(tx: Tx) -> Article:
+            article = await moderation.set_closed(tx, slug, closed)
             if closed:
-                await notices.closed(conn, self.rules, slug, time.time())
+                await notices.closed(tx, self.rules, slug, time.time())
             return article
 
         return await self._notifying(work, on_commit)
@@ -369,7 +350,7 @@ class Store:
     async def set_subscription(self, subscriber_id: int, state: str) -> bool:
         """Confirm or unsubscribe an address (by its subscriber id); False if that cannot be."""
         return await self.writer.submit(
-            lambda conn: notices.set_subscription(conn, subscriber_id, state)
+            lambda tx: notices.set_subscription(tx, subscriber_id, state)
         )
 
     async def _notifying(self, work: Work[T], on_commit: OnCommit[T] | None) -> T:
@@ -377,22 +358,3 @@ class Store:
         result = await self.writer.submit(work, on_commit)
         self.on_outbox()
         return result
-
-
-async def _scalar(conn: aiosqlite.Connection, sql: str, params: tuple[Any, ...]) -> Any:
-    row = await moderation.fetch_one(conn, sql, params)
-    return row[0] if row else None
-
-
-async def _connect(path: str | Path, busy_timeout_ms: int = 5000) -> aiosqlite.Connection:
-    # aiosqlite logs every statement with its parameters at DEBUG: e-mail addresses included.
-    logging.getLogger("aiosqlite").setLevel(logging.INFO)
-    conn = await aiosqlite.connect(str(path), isolation_level=None)
-    for pragma in (
-        "journal_mode = WAL",
-        "synchronous = FULL",
-        "foreign_keys = ON",
-        f"busy_timeout = {int(busy_timeout_ms)}",
-    ):
-        await conn.execute(f"PRAGMA {pragma}")
-    return conn

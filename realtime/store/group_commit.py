@@ -1,31 +1,30 @@
-"""One writer connection that groups concurrent writes into one transaction.
+"""One writer that groups concurrent writes into one transaction.
 
 Callers `submit(work, on_commit)`. The writer takes every job waiting in its queue (up to
-`max_batch`), runs them in one `BEGIN IMMEDIATE` transaction, each inside its own SAVEPOINT so a
-job that raises an `AppError` is rolled back alone, then commits once: one fsync for the whole
-group instead of one per comment. After the COMMIT it calls each job's `on_commit` in the order
-the jobs ran (which is id order), then resolves the callers' futures. A database error (disk full,
-locked past the busy timeout) rolls the whole group back and fails every job in it with
-`Unavailable`: nothing is half-written, nothing is acknowledged that is not on disk.
+`max_batch`), runs them in one transaction (the backend's `begin`: `BEGIN IMMEDIATE` on SQLite),
+each inside its own SAVEPOINT so a job that raises an `AppError` is rolled back alone, then
+commits once: one fsync for the whole group instead of one per comment. After the COMMIT it calls
+each job's `on_commit` in the order the jobs ran (which is id order), then resolves the callers'
+futures. A database error (disk full, locked past the busy timeout, connection lost) rolls the
+whole group back and fails every job in it with `Unavailable`: nothing is half-written, nothing
+is acknowledged that is not on disk.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import sqlite3
 import time
 from collections.abc import Awaitable, Callable
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
-import aiosqlite
-
 from realtime.errors import AppError, Unavailable
+from realtime.store.db import Backend, Tx
 
 T = TypeVar("T")
-Work = Callable[[aiosqlite.Connection], Awaitable[T]]
+Work = Callable[[Tx], Awaitable[T]]
 OnCommit = Callable[[T], None]
 
 log = logging.getLogger("realtime.store")
@@ -56,11 +55,12 @@ class CommitStats:
 
 
 class GroupCommitWriter:
-    def __init__(self, conn: aiosqlite.Connection, max_batch: int) -> None:
-        self._conn = conn
+    def __init__(self, backend: Backend, max_batch: int) -> None:
+        self._backend = backend
         self._max_batch = max_batch
         self._queue: asyncio.Queue[_Job[Any]] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
+        self._tx: Tx | None = None  # the open transaction, while a group runs
         self.stats = CommitStats()
         # Wraps the publishing of one group (the hub's `batch`), so readers get a group's events
         # in one write each.
@@ -99,7 +99,7 @@ class GroupCommitWriter:
                 await self._commit(batch)
             except Exception as exc:  # never let the writer die: fail this group, go on
                 log.exception("group commit failed")
-                await self._rollback()  # else the open transaction blocks every later write
+                await self._rollback()  # else an open transaction blocks every later write
                 self._fail(batch, Unavailable(f"database error: {type(exc).__name__}"))
             finally:
                 for _ in batch:
@@ -107,32 +107,34 @@ class GroupCommitWriter:
 
     async def _commit(self, batch: list[_Job[Any]]) -> None:
         started = time.perf_counter()
+        backend = self._backend
         try:
-            await self._conn.execute("BEGIN IMMEDIATE")
-        except sqlite3.Error as exc:
+            self._tx = tx = await backend.begin()
+        except backend.unavailable as exc:
             self._fail(batch, _unavailable(exc))
             return
         try:
             for job in batch:
-                await self._run_job(job)
-            await self._conn.execute("COMMIT")
-        except sqlite3.Error as exc:
+                await self._run_job(tx, job)
+            await backend.commit(tx)
+        except backend.unavailable as exc:
             await self._rollback()
             self._fail(batch, _unavailable(exc))
             return
+        self._tx = None
         self.stats.record(time.perf_counter() - started, len(batch))
         with self.settle_scope():
             for job in batch:
                 self._settle(job)
 
-    async def _run_job(self, job: _Job[Any]) -> None:
-        await self._conn.execute("SAVEPOINT job")
+    async def _run_job(self, tx: Tx, job: _Job[Any]) -> None:
+        await tx.run("SAVEPOINT job")
         try:
-            job.result = await job.work(self._conn)
+            job.result = await job.work(tx)
         except AppError as exc:
             job.error = exc
-            await self._conn.execute("ROLLBACK TO job")
-        await self._conn.execute("RELEASE job")
+            await tx.run("ROLLBACK TO SAVEPOINT job")
+        await tx.run("RELEASE SAVEPOINT job")
 
     def _settle(self, job: _Job[Any]) -> None:
         if job.error is not None:
@@ -146,10 +148,9 @@ class GroupCommitWriter:
         _resolve(job.future, result=job.result)
 
     async def _rollback(self) -> None:
-        try:
-            await self._conn.execute("ROLLBACK")
-        except sqlite3.Error:
-            pass  # no transaction left to roll back (SQLite may already have done it)
+        tx, self._tx = self._tx, None
+        if tx is not None:
+            await self._backend.rollback(tx)
 
     def _fail(self, batch: list[_Job[Any]], error: AppError) -> None:
         for job in batch:
@@ -167,6 +168,6 @@ def _resolve(
         future.set_result(result)
 
 
-def _unavailable(exc: sqlite3.Error) -> Unavailable:
+def _unavailable(exc: BaseException) -> Unavailable:
     log.warning("write failed: %s", exc)
     return Unavailable(f"the database cannot take writes right now ({exc})")

@@ -12,9 +12,6 @@ writes nothing. Mail rows hold a small `MailJob`; the sender renders and signs i
 
 from __future__ import annotations
 
-from typing import Any
-
-import aiosqlite
 import msgspec
 
 from realtime.models import (
@@ -27,6 +24,7 @@ from realtime.models import (
     PendingComment,
     WebhookEvent,
 )
+from realtime.store.db import Tx, scalar
 from realtime.store.outbox import Outgoing, enqueue
 
 DAY = 86400.0
@@ -77,7 +75,7 @@ decode_mail = msgspec.json.Decoder(AnyMail).decode
 
 
 async def published(
-    conn: aiosqlite.Connection,
+    tx: Tx,
     rules: Rules,
     posted: tuple[Comment, int],
     sender: tuple[str | None, bool],
@@ -86,46 +84,40 @@ async def published(
     """A comment entered the thread (`posted`: it and the count; `sender`: its e-mail and
     whether its author asked for replies)."""
     comment, count = posted
-    await webhook(conn, rules, CommentPublishedHook(comment.article, comment, count), now)
+    await webhook(tx, rules, CommentPublishedHook(comment.article, comment, count), now)
     if not rules.mail:
         return
     email, notify = sender
     if email is not None and notify:
-        await ask_to_confirm(conn, rules, email, now)
+        await ask_to_confirm(tx, rules, email, now)
     if comment.parent is not None:
-        await reply_mail(conn, rules, comment, email, now)
+        await reply_mail(tx, rules, comment, email, now)
 
 
-async def held(
-    conn: aiosqlite.Connection, rules: Rules, comment: PendingComment, now: float
-) -> None:
-    await webhook(conn, rules, CommentHeldHook(comment.article, comment), now)
+async def held(tx: Tx, rules: Rules, comment: PendingComment, now: float) -> None:
+    await webhook(tx, rules, CommentHeldHook(comment.article, comment), now)
     if not rules.mail or not rules.moderators:
         return
-    job = _encode(ModeratorMail(await _title(conn, comment.article), comment))
+    job = _encode(ModeratorMail(await _title(tx, comment.article), comment))
     for address in rules.moderators:
-        await enqueue(conn, Outgoing("mail", "moderator", address, job, now), now)
+        await enqueue(tx, Outgoing("mail", "moderator", address, job, now), now)
 
 
-async def edited(
-    conn: aiosqlite.Connection, rules: Rules, comment: Comment, rev: int, now: float
-) -> None:
-    await webhook(conn, rules, CommentEditedHook(comment.article, comment, rev), now)
+async def edited(tx: Tx, rules: Rules, comment: Comment, rev: int, now: float) -> None:
+    await webhook(tx, rules, CommentEditedHook(comment.article, comment, rev), now)
 
 
-async def deleted(
-    conn: aiosqlite.Connection, rules: Rules, removed: tuple[str, int, int, int], now: float
-) -> None:
+async def deleted(tx: Tx, rules: Rules, removed: tuple[str, int, int, int], now: float) -> None:
     """`removed`: article, comment id, the new count and the change number."""
     article, comment_id, count, rev = removed
-    await webhook(conn, rules, CommentDeletedHook(article, comment_id, count, rev), now)
+    await webhook(tx, rules, CommentDeletedHook(article, comment_id, count, rev), now)
 
 
-async def closed(conn: aiosqlite.Connection, rules: Rules, article: str, now: float) -> None:
-    await webhook(conn, rules, ArticleClosedHook(article, True), now)
+async def closed(tx: Tx, rules: Rules, article: str, now: float) -> None:
+    await webhook(tx, rules, ArticleClosedHook(article, True), now)
 
 
-async def webhook(conn: aiosqlite.Connection, rules: Rules, body: WebhookEvent, now: float) -> None:
+async def webhook(tx: Tx, rules: Rules, body: WebhookEvent, now: float) -> None:
     event = body.__struct_config__.tag
     assert isinstance(event, str)
     wanted = [hook for hook in rules.hooks if event in hook.events]
@@ -133,64 +125,60 @@ async def webhook(conn: aiosqlite.Connection, rules: Rules, body: WebhookEvent, 
         return
     payload = _encode(body)  # once, the same bytes for every endpoint
     for hook in wanted:
-        await enqueue(conn, Outgoing("webhook", event, hook.url, payload, now), now)
+        await enqueue(tx, Outgoing("webhook", event, hook.url, payload, now), now)
 
 
 # ---- reply mails and subscriptions -----------------------------------------------------------
 
 
-async def ask_to_confirm(conn: aiosqlite.Connection, rules: Rules, email: str, now: float) -> None:
+async def ask_to_confirm(tx: Tx, rules: Rules, email: str, now: float) -> None:
     """A confirmation mail for an address not confirmed yet, at most one a day."""
-    row = await _one(conn, "SELECT id, state, asked FROM subscribers WHERE email = ?", (email,))
+    row = await tx.one("SELECT id, state, asked FROM subscribers WHERE email = ?", (email,))
     if row is None:
-        row = await _one(
-            conn,
+        subscriber = await scalar(
+            tx,
             "INSERT INTO subscribers (email, state, asked) VALUES (?, 'unconfirmed', ?)"
-            " RETURNING id, state, asked",
+            " RETURNING id",
             (email, now),
         )
     elif row[1] == "confirmed" or row[2] > now - DAY:
         return
     else:
-        await conn.execute(
+        subscriber = row[0]
+        await tx.run(
             "UPDATE subscribers SET state = 'unconfirmed', asked = ? WHERE id = ?", (now, row[0])
         )
-    if await _under_cap(conn, rules, email, now):
-        job = _encode(ConfirmMail(int(row[0])))
-        await enqueue(conn, Outgoing("mail", "confirm", email, job, now), now)
+    if await _under_cap(tx, rules, email, now):
+        job = _encode(ConfirmMail(int(subscriber)))
+        await enqueue(tx, Outgoing("mail", "confirm", email, job, now), now)
 
 
-async def reply_mail(
-    conn: aiosqlite.Connection, rules: Rules, reply: Comment, sender: str | None, now: float
-) -> None:
-    row = await _one(
-        conn,
+async def reply_mail(tx: Tx, rules: Rules, reply: Comment, sender: str | None, now: float) -> None:
+    row = await tx.one(
         "SELECT s.id, s.email FROM comments c JOIN subscribers s ON s.email = c.email"
-        " WHERE c.id = ? AND c.notify = 1 AND c.status = 'published' AND s.state = 'confirmed'",
+        " WHERE c.id = ? AND c.notify AND c.status = 'published' AND s.state = 'confirmed'",
         (reply.parent,),
     )
     if row is None or row[1] == sender:
         return
     subscriber, email = int(row[0]), str(row[1])
-    if await _join_digest(conn, email, reply, now):
+    if await _join_digest(tx, email, reply, now):
         return
-    if not await _under_cap(conn, rules, email, now):
+    if not await _under_cap(tx, rules, email, now):
         return
-    last = await _one(
-        conn,
+    last = await tx.one(
         "SELECT max(due) FROM outbox WHERE channel = 'mail' AND event = 'reply'"
         " AND target = ? AND thread = ?",
         (email, reply.article),
     )
     due = max(now, last[0] + rules.digest_seconds) if last and last[0] is not None else now
-    job = _encode(ReplyMail(subscriber, reply.article, await _title(conn, reply.article), [reply]))
-    await enqueue(conn, Outgoing("mail", "reply", email, job, due, reply.article), now)
+    job = _encode(ReplyMail(subscriber, reply.article, await _title(tx, reply.article), [reply]))
+    await enqueue(tx, Outgoing("mail", "reply", email, job, due, reply.article), now)
 
 
-async def _join_digest(conn: aiosqlite.Connection, email: str, reply: Comment, now: float) -> bool:
+async def _join_digest(tx: Tx, email: str, reply: Comment, now: float) -> bool:
     """Add the reply to a mail for this address and thread that has not been tried yet."""
-    row = await _one(
-        conn,
+    row = await tx.one(
         "SELECT id, payload FROM outbox WHERE channel = 'mail' AND event = 'reply'"
         " AND target = ? AND thread = ? AND state = 'pending' AND attempts = 0"
         " AND lease_until <= ? ORDER BY id DESC LIMIT 1",
@@ -201,35 +189,28 @@ async def _join_digest(conn: aiosqlite.Connection, email: str, reply: Comment, n
     job = decode_mail(row[1])
     assert isinstance(job, ReplyMail)
     grown = msgspec.structs.replace(job, replies=[*job.replies, reply])
-    await conn.execute("UPDATE outbox SET payload = ? WHERE id = ?", (_encode(grown), row[0]))
+    await tx.run("UPDATE outbox SET payload = ? WHERE id = ?", (_encode(grown), row[0]))
     return True
 
 
-async def _under_cap(conn: aiosqlite.Connection, rules: Rules, email: str, now: float) -> bool:
-    row = await _one(
-        conn,
+async def _under_cap(tx: Tx, rules: Rules, email: str, now: float) -> bool:
+    row = await tx.one(
         "SELECT count(*) FROM outbox WHERE channel = 'mail' AND target = ? AND created > ?",
         (email, now - DAY),
     )
     return row is None or int(row[0]) < rules.daily_cap
 
 
-async def _title(conn: aiosqlite.Connection, slug: str) -> str:
-    row = await _one(conn, "SELECT title FROM articles WHERE slug = ?", (slug,))
+async def _title(tx: Tx, slug: str) -> str:
+    row = await tx.one("SELECT title FROM articles WHERE slug = ?", (slug,))
     return str(row[0]) if row else slug
 
 
-async def _one(conn: aiosqlite.Connection, sql: str, params: tuple[Any, ...]) -> Any:
-    rows = await conn.execute_fetchall(sql, params)
-    return next(iter(rows), None)
-
-
-async def set_subscription(conn: aiosqlite.Connection, subscriber_id: int, state: str) -> bool:
+async def set_subscription(tx: Tx, subscriber_id: int, state: str) -> bool:
     """`confirmed` (not once unsubscribed: an old confirmation link does not undo that) or
     `unsubscribed` (always). False when no such address can take that state."""
     guard = " AND state <> 'unsubscribed'" if state == "confirmed" else ""
-    row = await _one(
-        conn,
+    row = await tx.one(
         f"UPDATE subscribers SET state = ? WHERE id = ?{guard} RETURNING id",
         (state, subscriber_id),
     )

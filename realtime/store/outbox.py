@@ -9,14 +9,13 @@ least once). The SQL is plain standard SQL with `?` placeholders (no SQLite-only
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-import aiosqlite
 import msgspec
 
 from realtime.models import Notification
+from realtime.store.db import Backend, Row, Tx
 from realtime.store.group_commit import GroupCommitWriter
 
 Channel = Literal["mail", "webhook"]
@@ -46,18 +45,18 @@ class Claimed(msgspec.Struct, frozen=True):
     attempts: int
 
 
-async def enqueue(conn: aiosqlite.Connection, item: Outgoing, now: float) -> None:
-    await conn.execute(
+async def enqueue(tx: Tx, item: Outgoing, now: float) -> None:
+    await tx.run(
         "INSERT INTO outbox (channel, event, target, thread, payload, created, due)"
         " VALUES (?, ?, ?, ?, ?, ?, ?)",
         (item.channel, item.event, item.target, item.thread, item.payload, now, item.due),
     )
 
 
-async def claim(conn: aiosqlite.Connection, now: float, lease_until: float, limit: int) -> Any:
+async def claim(tx: Tx, now: float, lease_until: float, limit: int) -> list[Row]:
     # `lease_until <= ?` again outside the subquery: a database that re-checks the row after a
     # concurrent update (PostgreSQL) then skips a row another sender has just leased.
-    return await conn.execute_fetchall(
+    return await tx.all(
         f"UPDATE outbox SET lease_until = ?, attempts = attempts + 1 WHERE id IN ("
         "SELECT id FROM outbox WHERE state = 'pending' AND due <= ? AND lease_until <= ?"
         f" ORDER BY due, id LIMIT ?) AND lease_until <= ? RETURNING {_COLUMNS}",
@@ -69,15 +68,13 @@ class Outbox:
     """The sender's side of the outbox: claim, settle, list and retry (writes go through the
     group-commit writer, reads through the store's reader connections)."""
 
-    def __init__(
-        self, writer: GroupCommitWriter, reader: Callable[[], aiosqlite.Connection]
-    ) -> None:
+    def __init__(self, writer: GroupCommitWriter, backend: Backend) -> None:
         self._writer = writer
-        self._reader = reader
+        self._backend = backend
 
     async def claim(self, now: float, lease_seconds: float, limit: int) -> list[Claimed]:
-        async def work(conn: aiosqlite.Connection) -> list[Claimed]:
-            rows = await claim(conn, now, now + lease_seconds, limit)
+        async def work(tx: Tx) -> list[Claimed]:
+            rows = await claim(tx, now, now + lease_seconds, limit)
             return sorted((Claimed(*row) for row in rows), key=lambda item: item.id)
 
         return await self._writer.submit(work)
@@ -111,8 +108,8 @@ class Outbox:
     async def revive(self, row_id: int, now: float) -> Notification | None:
         """A dead notification, pending again with a fresh count of attempts (admin's retry)."""
 
-        async def work(conn: aiosqlite.Connection) -> Notification | None:
-            rows = await conn.execute_fetchall(
+        async def work(tx: Tx) -> Notification | None:
+            rows = await tx.all(
                 "UPDATE outbox SET state = 'pending', attempts = 0, due = ?, lease_until = 0,"
                 f" finished = NULL WHERE id = ? AND state = 'dead' RETURNING {_INFO_COLUMNS}",
                 (now, row_id),
@@ -127,25 +124,23 @@ class Outbox:
 
     async def next_due(self) -> float | None:
         """When the earliest pending row is due (or its lease ends); None when nothing waits."""
-        rows = list(
-            await self._reader().execute_fetchall(
-                "SELECT min(CASE WHEN lease_until > due THEN lease_until ELSE due END)"
-                " FROM outbox WHERE state = 'pending'"
-            )
+        row = await self._backend.reader().one(
+            "SELECT min(CASE WHEN lease_until > due THEN lease_until ELSE due END)"
+            " FROM outbox WHERE state = 'pending'"
         )
-        value = rows[0][0] if rows else None
+        value = row[0] if row else None
         return float(value) if value is not None else None
 
     async def listing(self, state: str, limit: int = 200) -> list[Notification]:
-        rows = await self._reader().execute_fetchall(
+        rows = await self._backend.reader().all(
             f"SELECT {_INFO_COLUMNS} FROM outbox WHERE state = ? ORDER BY id DESC LIMIT ?",
             (state, limit),
         )
         return [_notification(row) for row in rows]
 
     async def _update(self, sql: str, params: tuple[Any, ...]) -> None:
-        async def work(conn: aiosqlite.Connection) -> None:
-            await conn.execute(sql, params)
+        async def work(tx: Tx) -> None:
+            await tx.run(sql, params)
 
         await self._writer.submit(work)
 

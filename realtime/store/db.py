@@ -1,0 +1,71 @@
+"""What the Store asks of a database, whichever it is: connections to run SQL on, transactions.
+
+The Store's SQL is written once, with `?` placeholders, in the SQL that SQLite and PostgreSQL
+share (`RETURNING`, `ON CONFLICT`, standard functions); a backend translates the placeholders if
+its driver wants others. What cannot be written once (schema, id sequences, backups) lives in the
+backend: `sqlite.py` today.
+
+- `Tx`: one connection, inside a transaction or not; rows come back as tuples-alike.
+- `Backend`: read connections, write transactions for the group-commit writer, and the errors
+  that mean "the database cannot take this right now" (turned into 503) or "a constraint said no".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any, Protocol
+
+Row = Sequence[Any]
+Params = Sequence[Any]
+
+
+class Tx(Protocol):
+    async def one(self, sql: str, params: Params = ()) -> Row | None:
+        """The first row, or None."""
+        ...
+
+    async def all(self, sql: str, params: Params = ()) -> list[Row]: ...
+
+    async def run(self, sql: str, params: Params = ()) -> None:
+        """A statement whose rows, if any, are not wanted."""
+        ...
+
+    async def run_many(self, sql: str, rows: Iterable[Params]) -> None: ...
+
+
+class Backend(Protocol):
+    dialect: str  # "sqlite" | "postgresql"
+    # Errors that fail a whole group with 503 (disk full, locked, connection lost) ...
+    unavailable: tuple[type[BaseException], ...]
+    # ... and constraint violations (a job's own fault when it breaks one).
+    integrity: tuple[type[BaseException], ...]
+
+    def reader(self) -> Tx:
+        """A connection for reads outside the writer's transaction."""
+        ...
+
+    async def begin(self) -> Tx:
+        """Start a write transaction and return the connection it runs on."""
+        ...
+
+    async def commit(self, tx: Tx) -> None: ...
+
+    async def rollback(self, tx: Tx) -> None:
+        """Roll back whatever is open; never raises for "nothing to roll back"."""
+        ...
+
+    async def highest_id(self, tx: Tx, table: str) -> int:
+        """The highest id this table has ever given out (ids are never given out twice)."""
+        ...
+
+    async def ids_taken(self, tx: Tx, table: str, highest: int) -> None:
+        """Rows were inserted with explicit ids up to `highest`: never give those out again."""
+        ...
+
+    async def close(self) -> None: ...
+
+
+async def scalar(tx: Tx, sql: str, params: Params = ()) -> Any:
+    """The first column of the first row, or None."""
+    row = await tx.one(sql, params)
+    return row[0] if row else None

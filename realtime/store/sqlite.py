@@ -1,0 +1,123 @@
+"""SQLite under the Store: one file, WAL, one writer connection, two reader connections.
+
+WAL lets the readers go on while the writer commits; `synchronous=FULL` makes every COMMIT an
+fsync, so a 201 is on disk. `BEGIN IMMEDIATE` takes the write lock at the start of a group, so a
+second process on the same file waits (up to the busy timeout) instead of failing mid-group.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import sqlite3
+from collections.abc import Iterable
+from pathlib import Path
+
+import aiosqlite
+
+from realtime.store.db import Params, Row, Tx
+from realtime.store.schema import migrate
+
+READERS = 2
+SCHEME = "sqlite:"
+
+
+def sqlite_path(url: str | Path) -> Path:
+    """`sqlite:PATH`, `sqlite:///PATH` or a plain path, as a path."""
+    text = str(url)
+    if text.startswith("sqlite://"):
+        text = text[len("sqlite://") :]
+    elif text.startswith(SCHEME):
+        text = text[len(SCHEME) :]
+    return Path(text)
+
+
+class SqliteTx:
+    """One aiosqlite connection. `execute_fetchall` is one trip to the connection's thread where
+    execute, fetchone and close are three: it matters on the writer, where every trip counts."""
+
+    __slots__ = ("conn",)
+
+    def __init__(self, conn: aiosqlite.Connection) -> None:
+        self.conn = conn
+
+    async def one(self, sql: str, params: Params = ()) -> Row | None:
+        rows = await self.conn.execute_fetchall(sql, params)
+        return next(iter(rows), None)
+
+    async def all(self, sql: str, params: Params = ()) -> list[Row]:
+        return list(await self.conn.execute_fetchall(sql, params))
+
+    async def run(self, sql: str, params: Params = ()) -> None:
+        await self.conn.execute(sql, params)
+
+    async def run_many(self, sql: str, rows: Iterable[Params]) -> None:
+        await self.conn.executemany(sql, rows)
+
+
+class SqliteBackend:
+    dialect = "sqlite"
+    unavailable: tuple[type[BaseException], ...] = (sqlite3.Error,)
+    integrity: tuple[type[BaseException], ...] = (sqlite3.IntegrityError,)
+
+    def __init__(self, writer: aiosqlite.Connection, readers: list[aiosqlite.Connection]) -> None:
+        self._writer = SqliteTx(writer)
+        self._readers = [SqliteTx(conn) for conn in readers]
+        self._next_reader = itertools.cycle(self._readers)
+
+    @classmethod
+    async def open(cls, path: str | Path, busy_timeout_ms: int = 5000) -> SqliteBackend:
+        path = sqlite_path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        writer = await connect(path, busy_timeout_ms)
+        try:
+            await migrate(writer)
+            readers = [await connect(path, busy_timeout_ms) for _ in range(READERS)]
+        except BaseException:
+            await writer.close()
+            raise
+        return cls(writer, readers)
+
+    def reader(self) -> SqliteTx:
+        return next(self._next_reader)
+
+    async def begin(self) -> SqliteTx:
+        await self._writer.run("BEGIN IMMEDIATE")
+        return self._writer
+
+    async def commit(self, tx: Tx) -> None:
+        await tx.run("COMMIT")
+
+    async def rollback(self, tx: Tx) -> None:
+        try:
+            await tx.run("ROLLBACK")
+        except sqlite3.Error:
+            pass  # no transaction left to roll back (SQLite may already have done it)
+
+    async def highest_id(self, tx: Tx, table: str) -> int:
+        # AUTOINCREMENT keeps the highest id ever committed here, deleted rows included.
+        row = await tx.one(
+            "SELECT coalesce(max(seq), 0) FROM sqlite_sequence WHERE name = ?", (table,)
+        )
+        return int(row[0]) if row else 0
+
+    async def ids_taken(self, tx: Tx, table: str, highest: int) -> None:
+        """AUTOINCREMENT moves past explicit ids by itself."""
+
+    async def close(self) -> None:
+        for tx in [*self._readers, self._writer]:
+            await tx.conn.close()
+
+
+async def connect(path: str | Path, busy_timeout_ms: int = 5000) -> aiosqlite.Connection:
+    # aiosqlite logs every statement with its parameters at DEBUG: e-mail addresses included.
+    logging.getLogger("aiosqlite").setLevel(logging.INFO)
+    conn = await aiosqlite.connect(str(sqlite_path(path)), isolation_level=None)
+    for pragma in (
+        "journal_mode = WAL",
+        "synchronous = FULL",
+        "foreign_keys = ON",
+        f"busy_timeout = {int(busy_timeout_ms)}",
+    ):
+        await conn.execute(f"PRAGMA {pragma}")
+    return conn
