@@ -70,6 +70,7 @@ class CommentRecord(_Line, tag="comment"):
     edited: str | None
     status: Status
     rev: int = 0  # the change number of its last edit or deletion (0: never changed)
+    notify: bool = False  # its author asked for an e-mail on replies
 
 
 class PendingRecord(_Line, tag="pending"):
@@ -84,6 +85,7 @@ class PendingRecord(_Line, tag="pending"):
     body: str
     created: str
     reason: str
+    notify: bool = False
 
 
 Record = Header | ArticleRecord | CommentRecord | PendingRecord
@@ -159,10 +161,10 @@ async def export_records(
                 yield _article(row)
         async with conn.execute(f"SELECT {_COMMENT_COLUMNS} FROM comments ORDER BY id") as rows:
             async for row in rows:
-                yield CommentRecord(*row)
+                yield _flagged(CommentRecord(*row))
         async with conn.execute(f"SELECT {_PENDING_COLUMNS} FROM pending ORDER BY id") as rows:
             async for row in rows:
-                yield PendingRecord(*row)
+                yield _flagged(PendingRecord(*row))
         await conn.execute("COMMIT")
     finally:
         await conn.close()
@@ -314,6 +316,11 @@ async def _insert_renumbered(
 
 def _id(record: AnyComment) -> int:
     return record.id
+
+
+def _flagged(record: AnyComment) -> AnyComment:
+    """`notify` as a boolean: SQLite gives back 0 or 1."""
+    return msgspec.structs.replace(record, notify=bool(record.notify))
 
 
 def _insert(table: str, fields: tuple[str, ...]) -> str:
