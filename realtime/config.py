@@ -90,6 +90,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     reply_digest_seconds: Annotated[float, Meta(ge=0)] = 300.0
     mails_per_address_per_day: Annotated[int, Meta(ge=1)] = 20
     moderation_link_hours: Annotated[float, Meta(gt=0)] = 72.0
+    language: Literal["en", "nb"] = "en"
 
 
 _FIELDS = set(Settings.__struct_fields__)

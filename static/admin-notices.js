@@ -2,6 +2,7 @@
 // Retry button that puts one back in the outbox.
 
 import { h } from './dom.js';
+import { t } from './i18n.js';
 
 export class DeadNotices {
   constructor({ api, list, empty, refresh, onAuthError }) {
@@ -27,16 +28,17 @@ export class DeadNotices {
 
   item(notice) {
     const status = h('span', { class: 'adm-status', role: 'status' });
-    const where = notice.channel === 'webhook' ? `webhook ${notice.target}` : 'e-mail';
+    const channel =
+      notice.channel === 'webhook' ? t('admin.notice_webhook', { url: notice.target }) : t('admin.notice_mail');
     const retry = h('button', {
       type: 'button',
       class: 'rt-action',
-      text: 'Retry',
+      text: t('admin.notice_retry'),
       onclick: async () => {
         retry.disabled = true;
         try {
           await this.api.retryNotification(notice.id);
-          status.textContent = 'Sending again.';
+          status.textContent = t('admin.notice_retrying');
         } catch (error) {
           status.textContent = error.message;
           retry.disabled = false;
@@ -46,7 +48,10 @@ export class DeadNotices {
     return h(
       'li',
       { class: 'adm-item adm-notice', dataset: { id: notice.id } },
-      h('p', { class: 'adm-notice-what', text: `${notice.event} by ${where}, ${notice.attempts} attempts` }),
+      h('p', {
+        class: 'adm-notice-what',
+        text: t('admin.notice_what', { event: notice.event, channel, attempts: notice.attempts }),
+      }),
       h('p', { class: 'adm-notice-error', text: notice.last_error ?? '' }),
       h('footer', { class: 'adm-actions' }, retry, status),
     );

@@ -6,8 +6,7 @@ import asyncio
 import contextlib
 import logging
 import os
-from collections.abc import AsyncIterator, Awaitable, Callable
-from pathlib import Path
+from collections.abc import AsyncIterator
 
 import msgspec
 from starlette.applications import Starlette
@@ -15,7 +14,7 @@ from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
-from starlette.responses import FileResponse, Response
+from starlette.responses import Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
@@ -27,20 +26,13 @@ from realtime.models import ErrorBody, ErrorDetail
 from realtime.service import CommentService
 from realtime.store import Store
 from realtime.web import http, notify, ws
+from realtime.web.files import static_dir
 from realtime.web.metrics import Metrics, TimingMiddleware
 from realtime.web.openapi import openapi_route
+from realtime.web.pages import Pages, client_settings
 
 log = logging.getLogger("realtime")
 _encode = msgspec.json.Encoder().encode
-
-
-def static_dir() -> Path:
-    """The browser client, found next to the package (source checkout or installed copy)."""
-    package = Path(__file__).resolve().parent.parent  # realtime/, above realtime/web/
-    for candidate in (package / "static", package.parent / "static"):
-        if candidate.is_dir():
-            return candidate
-    return package.parent / "static"
 
 
 def page_headers(settings: Settings) -> dict[str, str]:
@@ -59,15 +51,7 @@ def page_headers(settings: Settings) -> dict[str, str]:
 
 def client_config(settings: Settings) -> Route:
     """`GET /api/config`: what the browser client checks before sending (bounds, edit window)."""
-    body = _encode(
-        {
-            "edit_window_seconds": settings.edit_window_seconds,
-            "author_max_chars": settings.author_max_chars,
-            "body_max_chars": settings.body_max_chars,
-            "email_max_chars": settings.email_max_chars,
-            "notify": bool(settings.smtp_host),
-        }
-    )
+    body = _encode(client_settings(settings))
 
     async def endpoint(request: Request) -> Response:
         return Response(body, media_type="application/json")
@@ -113,12 +97,6 @@ def create_app(settings: Settings) -> Starlette:
     headers = page_headers(settings)
     metrics = Metrics()
 
-    def page(name: str) -> Callable[[Request], Awaitable[Response]]:
-        async def endpoint(request: Request) -> Response:
-            return FileResponse(files / name, headers=headers, media_type="text/html")
-
-        return endpoint
-
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         store = await Store.open(
@@ -149,9 +127,7 @@ def create_app(settings: Settings) -> Starlette:
         openapi_route(),
         *ws.routes,
         client_config(settings),
-        Route("/", page("index.html")),
-        Route("/admin", page("admin.html")),
-        Route("/articles/{slug}", page("article.html")),
+        *Pages(settings, headers).routes(),
         Route("/metrics", metrics.endpoint),
         Mount("/static", StaticFiles(directory=files, check_dir=False), name="static"),
     ]

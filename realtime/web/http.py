@@ -44,9 +44,23 @@ def bearer(request: Request) -> str | None:
 
 async def read_json(request: Request, kind: type[T]) -> T:
     """Strict decode of a bounded JSON body: 415, 413, 400 or 422, never a 500."""
+    body = await read_body(request, "application/json")
+    decoder = _decoders.setdefault(kind, msgspec.json.Decoder(kind))
+    try:
+        value: T = decoder.decode(body)
+    except msgspec.ValidationError as exc:
+        raise from_validation(exc) from None
+    except (msgspec.DecodeError, UnicodeDecodeError) as exc:
+        raise BadRequest(f"malformed JSON: {exc}") from None
+    return value
+
+
+async def read_body(request: Request, media_type: str) -> bytes:
+    """The body, if it is of `media_type` (else 415) and within `max_request_bytes` (else 413,
+    whether the size is declared or only streamed)."""
     media = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if media != "application/json":
-        raise UnsupportedMedia("send the body as application/json")
+    if media != media_type:
+        raise UnsupportedMedia(f"send the body as {media_type}")
     limit = request.app.state.settings.max_request_bytes
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limit:
@@ -56,14 +70,7 @@ async def read_json(request: Request, kind: type[T]) -> T:
         body += chunk
         if len(body) > limit:
             raise PayloadTooLarge(f"request body is over {limit} bytes")
-    decoder = _decoders.setdefault(kind, msgspec.json.Decoder(kind))
-    try:
-        value: T = decoder.decode(body)
-    except msgspec.ValidationError as exc:
-        raise from_validation(exc) from None
-    except (msgspec.DecodeError, UnicodeDecodeError) as exc:
-        raise BadRequest(f"malformed JSON: {exc}") from None
-    return value
+    return bytes(body)
 
 
 def int_param(request: Request, name: str, default: int) -> int:
