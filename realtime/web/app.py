@@ -121,13 +121,14 @@ def create_app(settings: Settings) -> Starlette:
             await store.close()  # its last commits publish through the hub, so it closes first
             await hub.close()
 
+    pages = Pages(settings, headers)
     routes = [
         *http.routes,
         *notify.routes,
         openapi_route(),
         *ws.routes,
         client_config(settings),
-        *Pages(settings, headers).routes(),
+        *pages.routes(),
         Route("/metrics", metrics.endpoint),
         Mount("/static", StaticFiles(directory=files, check_dir=False), name="static"),
     ]
@@ -153,7 +154,7 @@ def create_app(settings: Settings) -> Starlette:
         },
     )
     app.state.settings = settings
-    app.state.page_headers = headers
+    app.state.pages = pages  # also renders the pages of the signed links (web/notify.py)
     return app
 
 

@@ -10,29 +10,15 @@ a 403 in the API's error shape, with nothing changed.
 
 from __future__ import annotations
 
-import html
-
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route
 
 from realtime.errors import NotFound
-from realtime.models import NotificationList
+from realtime.models import NotificationList, PendingComment
 from realtime.notify import PURPOSES, Links, Purpose
 from realtime.web.http import bearer, json_response, path_id, service
-
-QUESTIONS: dict[Purpose, tuple[str, str]] = {
-    "confirm": ("Confirm your e-mail address", "Confirm"),
-    "unsubscribe": ("Stop e-mails about replies", "Unsubscribe"),
-    "approve": ("Approve this comment", "Approve"),
-    "reject": ("Reject this comment", "Reject"),
-}
-DONE: dict[Purpose, str] = {
-    "confirm": "Thank you: you will get an e-mail when someone replies to your comment.",
-    "unsubscribe": "Done: no more e-mails about replies will be sent to this address.",
-    "approve": "The comment is approved and published.",
-    "reject": "The comment is rejected.",
-}
+from realtime.web.pages import Pages
 
 
 def _purpose(request: Request) -> Purpose:
@@ -52,17 +38,12 @@ async def link_page(request: Request) -> Response:
     purpose = _purpose(request)
     token = request.query_params.get("token", "")
     links = _links(request)
-    title, button = QUESTIONS[purpose]
+    comment = None
     if purpose in ("approve", "reject"):
         comment = await links.held(purpose, token)
-        shown = f"<blockquote><p><strong>{html.escape(comment.author)}</strong></p>"
-        shown += "".join(f"<p>{html.escape(part)}</p>" for part in comment.body.split("\n\n"))
-        shown += "</blockquote>"
     else:
         links.check(purpose, token)
-        shown = ""
-    form = f'<form method="post"><button type="submit" class="rt-button">{button}</button></form>'
-    return _page(request, title, shown + form)
+    return _page(request, purpose, comment=comment)
 
 
 async def link_action(request: Request) -> Response:
@@ -79,20 +60,21 @@ async def link_action(request: Request) -> Response:
             await links.approve(token)
         case "reject":
             await links.reject(token)
-    return _page(request, QUESTIONS[purpose][0], f"<p>{DONE[purpose]}</p>")
+    return _page(request, purpose, done=True)
 
 
-def _page(request: Request, title: str, content: str) -> Response:
-    text = (
-        '<!doctype html><html lang="en"><head><meta charset="utf-8">'
-        '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        '<meta name="robots" content="noindex"><link rel="icon" href="data:,">'
-        f"<title>{html.escape(title)} · Realtime</title>"
-        '<link rel="stylesheet" href="/static/site.css">'
-        '<link rel="stylesheet" href="/static/comments.css"></head>'
-        f'<body><main class="wrap rt"><h1>{html.escape(title)}</h1>{content}</main></body></html>'
+def _page(
+    request: Request, purpose: Purpose, comment: PendingComment | None = None, done: bool = False
+) -> Response:
+    pages: Pages = request.app.state.pages
+    t = pages.t.t
+    return pages.render(
+        "notify_link.html",
+        heading=t(f"notify.{purpose}_title"),
+        button=t(f"notify.{purpose}_button"),
+        done=t(f"notify.{purpose}_done") if done else None,
+        comment=comment,
     )
-    return HTMLResponse(text, headers=request.app.state.page_headers)
 
 
 # ---- admin: dead notifications -----------------------------------------------------------------
