@@ -60,6 +60,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     ws_max_frame_bytes: Annotated[int, Meta(ge=64)] = 4096
     reader_backlog_bytes: Annotated[int, Meta(ge=1024)] = 1 << 20
     watchers_interval_seconds: Annotated[float, Meta(gt=0)] = 1.0
+    sse_keepalive_seconds: Annotated[float, Meta(gt=0)] = 15.0
     page_limit_default: Annotated[int, Meta(ge=1, le=500)] = 100
     group_commit_max: Positive = 256
     comments_per_minute: Annotated[float, Meta(gt=0)] = 5.0

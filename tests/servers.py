@@ -40,10 +40,11 @@ def free_port() -> int:
 class ThreadServer:
     """The real app under uvicorn on 127.0.0.1, port chosen by the OS, in a background thread."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, **uvicorn_options: Any) -> None:
         self.settings = settings
         self.app = create_app(settings)
-        config = uvicorn_config(self.app, settings, host="127.0.0.1", port=0)
+        options = {"host": "127.0.0.1", "port": 0, **uvicorn_options}
+        config = uvicorn_config(self.app, settings, **options)
         self.server = uvicorn.Server(config)
         self.server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
         self.thread = threading.Thread(target=self.server.run, daemon=True)

@@ -25,7 +25,7 @@ from realtime.live.factory import make_hub
 from realtime.models import ErrorBody, ErrorDetail
 from realtime.service import CommentService
 from realtime.store import Store
-from realtime.web import http, notify, ws
+from realtime.web import http, notify, sse, ws
 from realtime.web.files import static_dir
 from realtime.web.metrics import Metrics, TimingMiddleware
 from realtime.web.openapi import openapi_route
@@ -127,6 +127,7 @@ def create_app(settings: Settings) -> Starlette:
         *notify.routes,
         openapi_route(),
         *ws.routes,
+        *sse.routes,
         client_config(settings),
         *pages.routes(),
         Route("/metrics", metrics.endpoint),

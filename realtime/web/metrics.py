@@ -91,7 +91,8 @@ class TimingMiddleware:
         self.metrics = metrics
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] != "http" or scope["path"].startswith("/sse/"):
+            # An event stream lasts as long as its reader stays: no request latency to observe.
             await self.app(scope, receive, send)
             return
         started = time.perf_counter()
