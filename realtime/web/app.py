@@ -7,6 +7,7 @@ import contextlib
 import logging
 import os
 from collections.abc import AsyncIterator
+from typing import Any
 
 import msgspec
 from starlette.applications import Starlette
@@ -26,6 +27,7 @@ from realtime.models import ErrorBody, ErrorDetail
 from realtime.service import CommentService
 from realtime.store import Store
 from realtime.web import http, notify, sse, ws
+from realtime.web.descriptors import DESCRIPTORS, DescriptorBudget
 from realtime.web.files import static_dir
 from realtime.web.metrics import Metrics, TimingMiddleware
 from realtime.web.openapi import openapi_route
@@ -60,7 +62,7 @@ def client_config(settings: Settings) -> Route:
 
 
 def error_response(error: AppError) -> Response:
-    headers = {"Retry-After": str(error.retry_after)} if hasattr(error, "retry_after") else None
+    headers = {"Retry-After": str(error.retry_after)} if error.retry_after is not None else None
     return Response(_encode(error.body()), error.status, headers, media_type="application/json")
 
 
@@ -80,7 +82,9 @@ async def on_http_exception(request: Request, exc: Exception) -> Response:
         return error_response(NotFound("no such endpoint"))
     if exc.status_code == 405:
         response = error_response(MethodNotAllowed(f"{request.method} is not allowed here"))
-        response.headers.update(exc.headers or {})
+        # Starlette joins a set (no stable order), and StaticFiles sends no Allow at all.
+        allowed = (exc.headers or {}).get("Allow", "GET, HEAD")
+        response.headers["Allow"] = ", ".join(sorted(m.strip() for m in allowed.split(",")))
         return response
     body = ErrorBody(ErrorDetail(exc.status_code, "http_error", str(exc.detail)))
     return Response(_encode(body), exc.status_code, exc.headers, media_type="application/json")
@@ -95,10 +99,11 @@ async def on_server_error(request: Request, exc: Exception) -> Response:
 def create_app(settings: Settings) -> Starlette:
     files = static_dir()
     headers = page_headers(settings)
-    metrics = Metrics()
+    descriptors = DescriptorBudget()
+    metrics = Metrics(descriptors)
 
     @contextlib.asynccontextmanager
-    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+    async def lifespan(app: Starlette) -> AsyncIterator[dict[str, Any]]:
         store = await Store.open(
             settings.db,
             group_commit_max=settings.group_commit_max,
@@ -110,9 +115,10 @@ def create_app(settings: Settings) -> Starlette:
         app.state.service = service
         metrics.bind(service)
         watchers = asyncio.create_task(service.announce_watchers(), name="watchers")
+        descriptors.install(asyncio.get_running_loop())
         await service.notifier.start()
         try:
-            yield
+            yield {DESCRIPTORS: descriptors}  # uvicorn hands the lifespan state to connections
         finally:
             watchers.cancel()
             with contextlib.suppress(asyncio.CancelledError):

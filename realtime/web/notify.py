@@ -17,7 +17,7 @@ from starlette.routing import Route
 from realtime.errors import NotFound
 from realtime.models import NotificationList, PendingComment
 from realtime.notify import PURPOSES, Links, Purpose
-from realtime.web.http import bearer, json_response, path_id, service
+from realtime.web.http import bearer, json_response, path_id, resource, service
 from realtime.web.pages import Pages
 
 
@@ -93,8 +93,7 @@ async def retry_dead(request: Request) -> Response:
 
 
 routes = [
-    Route("/notify/{purpose}", link_page, methods=["GET"]),
-    Route("/notify/{purpose}", link_action, methods=["POST"]),
+    resource("/notify/{purpose}", GET=link_page, POST=link_action),
     Route("/api/admin/notifications", list_dead, methods=["GET"]),
     Route("/api/admin/notifications/{id}/retry", retry_dead, methods=["POST"]),
 ]
