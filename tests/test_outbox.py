@@ -1,17 +1,21 @@
-"""The outbox in the store: leased claiming on a real SQLite file shared by two stores (as two
-processes share it), lease expiry, settling, and the sender's backoff."""
+"""The outbox in the store: leased claiming on one database shared by two stores (as two
+processes share it; SQLite and PostgreSQL), lease expiry, settling, and the sender's backoff."""
 
 from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 from pathlib import Path
+
+import pytest
 
 from realtime.config import load_settings
 from realtime.notify.sender import Sender, scrub
 from realtime.store import Store
 from realtime.store.db import Tx
 from realtime.store.outbox import Outgoing, enqueue
+from tests.conftest import STORES
 
 
 async def fill(store: Store, count: int) -> None:
@@ -23,9 +27,10 @@ async def fill(store: Store, count: int) -> None:
     await store.writer.submit(work)
 
 
-async def test_two_stores_claim_each_row_once(tmp_path: Path) -> None:
-    """Two stores on one file claiming at once take every row exactly once between them."""
-    db = tmp_path / "shared.sqlite"
+@pytest.mark.parametrize("store_kind", STORES)
+async def test_two_stores_claim_each_row_once(new_db: Callable[[], str]) -> None:
+    """Two stores on one database claiming at once take every row exactly once between them."""
+    db = new_db()
     first = await Store.open(db)
     second = await Store.open(db)
     try:
@@ -47,9 +52,10 @@ async def test_two_stores_claim_each_row_once(tmp_path: Path) -> None:
         await second.close()
 
 
-async def test_lease_expires_and_settled_rows_stay_put(tmp_path: Path) -> None:
+@pytest.mark.parametrize("store_kind", STORES)
+async def test_lease_expires_and_settled_rows_stay_put(new_db: Callable[[], str]) -> None:
     """A leased row is not claimed again until its lease ends; a sent or dead row never is."""
-    store = await Store.open(tmp_path / "db.sqlite")
+    store = await Store.open(new_db())
     try:
         await fill(store, 3)
         now = time.time()

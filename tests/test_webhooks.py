@@ -23,8 +23,7 @@ from realtime.models import (
 )
 from tests.conftest import ADMIN, SLUG, Site
 from tests.notify_parts import SECRET, Receiver, outbox, settled
-from tests.servers import UNIT, ProcessServer, wait_for
-from tests.test_redis_hub import RedisServer, redis_server  # noqa: F401 (the fixture)
+from tests.servers import UNIT, ProcessServer, RedisServer, wait_for
 
 EVENTS = ["comment.published", "comment.held", "comment.edited", "comment.deleted"]
 EVENTS += ["article.closed"]
@@ -153,7 +152,7 @@ async def test_sigkill_during_sending_delivers_after_restart(
 async def test_one_sender_across_processes(
     tmp_path: Path,
     receiver: Receiver,
-    redis_server: RedisServer,  # noqa: F811 (the fixture)
+    redis_server: RedisServer,
 ) -> None:
     """Three processes on one database and one Redis: each notification is sent once, by one."""
     receiver.start()
