@@ -78,6 +78,9 @@ class GroupCommitWriter:
         self.settle_scope: Callable[[], AbstractContextManager[object]] = nullcontext
         self._distrusted: AppError | None = None  # what backend.check() raised, for good
         self._failed_groups = 0  # in the current run of failures, for logging once
+        # Test-only (tests/test_races.py): awaited right before each COMMIT, to hold a group's
+        # transaction open while a test checks that no caller has been answered. None in service.
+        self.before_commit: Callable[[], Awaitable[None]] | None = None
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="group-commit")
@@ -157,6 +160,8 @@ class GroupCommitWriter:
             except AppError:
                 await self._rollback()
                 return False
+        if self.before_commit is not None:
+            await self.before_commit()
         await self._backend.commit(tx)
         self._tx = None
         return True
