@@ -26,7 +26,7 @@ from realtime.live.factory import make_hub
 from realtime.models import ErrorBody, ErrorDetail
 from realtime.service import CommentService
 from realtime.store import Store
-from realtime.web import http, sse, ws
+from realtime.web import http, notify, sse, ws
 from realtime.web.descriptors import DESCRIPTORS, DescriptorBudget
 from realtime.web.files import static_dir
 from realtime.web.metrics import Metrics, TimingMiddleware
@@ -114,22 +114,26 @@ def create_app(settings: Settings) -> Starlette:
         metrics.bind(service)
         watchers = asyncio.create_task(service.announce_watchers(), name="watchers")
         descriptors.install(asyncio.get_running_loop())
+        await service.notifier.start()
         try:
             yield {DESCRIPTORS: descriptors}  # uvicorn hands the lifespan state to connections
         finally:
             watchers.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await watchers
+            await service.notifier.stop()  # hands unfinished attempts back, through the store
             await store.close()  # its last commits publish through the hub, so it closes first
             await hub.close()
 
+    pages = Pages(settings, headers)
     routes = [
         *http.routes,
+        *notify.routes,
         openapi_route(),
         *ws.routes,
         *sse.routes,
         client_config(settings),
-        *Pages(settings, headers).routes(),
+        *pages.routes(),
         Route("/metrics", metrics.endpoint),
         Mount("/static", StaticFiles(directory=files, check_dir=False), name="static"),
     ]
@@ -155,6 +159,7 @@ def create_app(settings: Settings) -> Starlette:
         },
     )
     app.state.settings = settings
+    app.state.pages = pages  # also renders the pages of the signed links (web/notify.py)
     return app
 
 
