@@ -44,6 +44,7 @@ from realtime.models import (
     WatchersEvent,
 )
 from realtime.moderation import Moderation
+from realtime.notify import Links, Notifier
 from realtime.sorting import parse_sort, sorted_page, start_of
 from realtime.store import Edited, NewComment, Posted, Removed, Store
 from realtime.topics import article_topic, count_topic
@@ -99,6 +100,8 @@ class CommentService:
         self.sockets = SocketCounter(settings.max_readers, per_client)
         self.moderation = Moderation(settings, store, hub, self._publish_posted)
         self.votes = Votes(settings, store, hub)
+        self.notifier = Notifier(settings, store)  # started by the app's lifespan
+        self.links = Links(store, self.moderation)
         store.writer.settle_scope = hub.batch
 
     async def render_missing(self) -> int:
@@ -247,6 +250,7 @@ class CommentService:
             html=render(body, self.settings.format),
             format=self.settings.format,
             voter_hash=self.votes.hash(data.voter) if data.voter else None,
+            notify=data.notify and email is not None,  # nowhere to send it without one
         )
 
     async def edit(self, comment_id: int, data: CommentEdit, bearer: str | None) -> Comment:

@@ -23,6 +23,7 @@ export const DEFAULT_CONFIG = Object.freeze({
   email_max_chars: 254,
   votes: 'updown',
   format: 'markdown',
+  notify: false,
 });
 
 export class Api {

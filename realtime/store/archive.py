@@ -85,6 +85,7 @@ class CommentRecord(_Line, tag="comment"):
     up: int = 0
     down: int = 0
     pinned: bool = False
+    notify: bool = False  # its author asked for an e-mail on replies
 
 
 class PendingRecord(_Line, tag="pending"):
@@ -100,6 +101,7 @@ class PendingRecord(_Line, tag="pending"):
     created: str
     reason: str
     format: Format = "text"
+    notify: bool = False
 
 
 Record = Header | ArticleRecord | CommentRecord | PendingRecord
@@ -182,7 +184,7 @@ async def export_records(store: Store) -> AsyncIterator[Record]:
         async for row in _pages(tx, "comments", _COMMENT_COLUMNS):
             yield _comment(row)
         async for row in _pages(tx, "pending", _PENDING_COLUMNS):
-            yield PendingRecord(*row)
+            yield _flagged(PendingRecord(*row))
 
 
 async def _pages(tx: Tx, table: str, columns: str) -> AsyncIterator[Any]:
@@ -200,9 +202,8 @@ async def _pages(tx: Tx, table: str, columns: str) -> AsyncIterator[Any]:
 
 
 def _comment(row: Any) -> CommentRecord:
-    fields = list(row)
-    fields[-1] = bool(fields[-1])  # pinned: SQLite has no bools
-    return CommentRecord(*fields)
+    record = CommentRecord(*row)  # SQLite gives back booleans as 0 or 1
+    return msgspec.structs.replace(record, pinned=bool(record.pinned), notify=bool(record.notify))
 
 
 def _article(row: Any) -> ArticleRecord:
@@ -362,6 +363,11 @@ def _id(record: AnyComment) -> int:
 def _derived(record: AnyComment, render: Render) -> tuple[bytes, str]:
     """The columns an import adds to a record's own: no author token, the HTML made again."""
     return NO_TOKEN, render(record.body, record.format)
+
+
+def _flagged(record: AnyComment) -> AnyComment:
+    """`notify` as a boolean: SQLite gives back 0 or 1."""
+    return msgspec.structs.replace(record, notify=bool(record.notify))
 
 
 def _insert(table: str, fields: tuple[str, ...]) -> str:

@@ -9,19 +9,22 @@ Methods return Structs, never rows, and raise domain errors.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import msgspec
 
 from realtime.config import Settings
 from realtime.errors import NotFound, Unavailable
 from realtime.models import Article, ArticleIn, Comment, PendingComment
-from realtime.store import moderation, threads, votes
+from realtime.store import moderation, notices, threads, votes
 from realtime.store.backends import open_backend
 from realtime.store.db import Backend, Tx, scalar
-from realtime.store.group_commit import GroupCommitWriter, OnCommit
+from realtime.store.group_commit import GroupCommitWriter, OnCommit, Work
+from realtime.store.notices import Rules
+from realtime.store.outbox import Outbox
 from realtime.store.rows import ARTICLE_COLUMNS as _ARTICLE_COLUMNS
 from realtime.store.rows import COMMENT_COLUMNS as _COMMENT_COLUMNS
 from realtime.store.rows import NEXT_REV as _NEXT_REV
@@ -30,6 +33,7 @@ from realtime.store.threads import Key, Sort
 from realtime.store.votes import Pinned, Tally
 
 _PREFIXED_COLUMNS = ", ".join(f"comments.{name}" for name in _COMMENT_COLUMNS.split(", "))
+T = TypeVar("T")
 
 
 class NewComment(msgspec.Struct, frozen=True, kw_only=True):
@@ -47,6 +51,7 @@ class NewComment(msgspec.Struct, frozen=True, kw_only=True):
     html: str  # `body` rendered by realtime.formatting, in `format`
     format: str
     voter_hash: bytes | None = None  # the poster's voter (keyed hash): no votes on one's own
+    notify: bool = False
 
 
 class Posted(msgspec.Struct, frozen=True):
@@ -90,6 +95,12 @@ class Store:
         self.backend = backend
         self.writer = GroupCommitWriter(backend, group_commit_max)
         self.avatar_key = b""
+        self.notify_key = b""
+        self.delivery_prefix = ""
+        # What changes write to the outbox (empty: nothing), and who to tell that they did.
+        self.rules = Rules()
+        self.outbox = Outbox(self.writer, backend)
+        self.on_outbox: Callable[[], None] = lambda: None
 
     @classmethod
     async def open(
@@ -106,6 +117,8 @@ class Store:
         store = cls(backend, group_commit_max)
         try:
             store.avatar_key = bytes.fromhex(await store._meta("avatar_key"))
+            store.notify_key = bytes.fromhex(await store._meta("notify_key"))
+            store.delivery_prefix = await store._meta("delivery_prefix")
         except BaseException:
             await backend.close()
             raise
@@ -286,9 +299,11 @@ class Store:
                 None,
                 new.html,
             )
+            sender = (new.email, new.notify)
+            await notices.published(tx, self.rules, (comment, count), sender, time.time())
             return Posted(comment, count)
 
-        return await self.writer.submit(work, on_commit)
+        return await self._notifying(work, on_commit)
 
     async def edit_comment(
         self,
@@ -308,9 +323,11 @@ class Store:
             )
             if row is None:
                 raise NotFound(f"no comment {comment_id}")
-            return Edited(comment_from(row), row[-1])
+            comment, rev = comment_from(row), int(row[-1])
+            await notices.edited(tx, self.rules, comment, rev, time.time())
+            return Edited(comment, rev)
 
-        return await self.writer.submit(work, on_commit)
+        return await self._notifying(work, on_commit)
 
     async def delete_comment(
         self, comment_id: int, on_commit: OnCommit[Removed] | None = None
@@ -332,9 +349,12 @@ class Store:
                 "UPDATE articles SET count = count - 1 WHERE slug = ? RETURNING count",
                 (article,),
             )
-            return Removed(comment_id, article, int(count), int(rev))
+            removed = Removed(comment_id, article, int(count), int(rev))
+            change = (article, comment_id, removed.count, removed.rev)
+            await notices.deleted(tx, self.rules, change, time.time())
+            return removed
 
-        return await self.writer.submit(work, on_commit)
+        return await self._notifying(work, on_commit)
 
     # ---- moderation ------------------------------------------------------------------------
 
@@ -359,14 +379,20 @@ class Store:
     async def hold_comment(
         self, new: NewComment, reason: str, on_commit: OnCommit[PendingComment] | None = None
     ) -> PendingComment:
-        return await self.writer.submit(lambda tx: moderation.hold(tx, new, reason), on_commit)
+        async def work(tx: Tx) -> PendingComment:
+            held = await moderation.hold(tx, new, reason)
+            await notices.held(tx, self.rules, held, time.time())
+            return held
+
+        return await self._notifying(work, on_commit)
 
     async def approve(self, pending_id: int, on_commit: OnCommit[Posted] | None = None) -> Posted:
         async def work(tx: Tx) -> Posted:
-            comment, count = await moderation.approve(tx, pending_id)
+            comment, count, sender = await moderation.approve(tx, pending_id)
+            await notices.published(tx, self.rules, (comment, count), sender, time.time())
             return Posted(comment, count)
 
-        return await self.writer.submit(work, on_commit)
+        return await self._notifying(work, on_commit)
 
     async def reject(self, pending_id: int, on_commit: OnCommit[None] | None = None) -> None:
         await self.writer.submit(lambda tx: moderation.reject(tx, pending_id), on_commit)
@@ -374,8 +400,18 @@ class Store:
     async def set_closed(
         self, slug: str, closed: bool, on_commit: OnCommit[Article] | None = None
     ) -> Article:
+        async def work(tx: Tx) -> Article:
+            article = await moderation.set_closed(tx, slug, closed)
+            if closed:
+                await notices.closed(tx, self.rules, slug, time.time())
+            return article
+
+        return await self._notifying(work, on_commit)
+
+    async def set_subscription(self, subscriber_id: int, state: str) -> bool:
+        """Confirm or unsubscribe an address (by its subscriber id); False if that cannot be."""
         return await self.writer.submit(
-            lambda tx: moderation.set_closed(tx, slug, closed), on_commit
+            lambda tx: notices.set_subscription(tx, subscriber_id, state)
         )
 
     # ---- votes and pins ----------------------------------------------------------------------
@@ -412,7 +448,7 @@ class Store:
         return await threads.recent(self.backend.reader(), limit, slug)
 
     async def render_missing(self, render: Callable[[str, str], str], batch: int = 500) -> int:
-        """Make the HTML of comments (published and held) stored before migration 4; returns how
+        """Make the HTML of comments (published and held) stored before migration 5; returns how
         many were made."""
         made = 0
         for table in ("comments", "pending"):
@@ -426,3 +462,9 @@ class Store:
                 await self.writer.submit(work)
                 made += len(rows)
         return made
+
+    async def _notifying(self, work: Work[T], on_commit: OnCommit[T] | None) -> T:
+        """Submit a write that may have added to the outbox, and wake the sender after it."""
+        result = await self.writer.submit(work, on_commit)
+        self.on_outbox()
+        return result

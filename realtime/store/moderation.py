@@ -18,7 +18,8 @@ from realtime.store.rows import ARTICLE_COLUMNS, COMMENT_COLUMNS, article_from, 
 PENDING_COLUMNS = "id, article, parent, author, avatar, body, created, reason"
 # The columns of a new comment, in the order of `NewComment`'s fields.
 NEW_COLUMNS = (
-    "article, parent, author, email, avatar, body, created, token_hash, html, format, voter_hash"
+    "article, parent, author, email, avatar, body, created, token_hash, html, format, voter_hash,"
+    " notify"
 )
 NEW_MARKS = ", ".join("?" * len(NEW_COLUMNS.split(",")))
 
@@ -55,8 +56,9 @@ async def hold(tx: Tx, new: Any, reason: str) -> PendingComment:
     return PendingComment(*row)
 
 
-async def approve(tx: Tx, pending_id: int) -> tuple[Comment, int]:
-    """Move a held comment into the thread; it gets the next public id. Returns it and the count.
+async def approve(tx: Tx, pending_id: int) -> tuple[Comment, int, tuple[str | None, bool]]:
+    """Move a held comment into the thread; it gets the next public id. Returns it, the count,
+    and its e-mail with whether its author asked for replies (for the outbox, never shown).
 
     The article's row is updated before the id is drawn, as for a new comment: with several
     writers, the row lock orders the article's ids by commit."""
@@ -69,12 +71,13 @@ async def approve(tx: Tx, pending_id: int) -> tuple[Comment, int]:
     assert count is not None  # the pending row's article exists (foreign key)
     row = await tx.one(
         f"INSERT INTO comments ({NEW_COLUMNS}) SELECT {NEW_COLUMNS} FROM pending"
-        f" WHERE id = ? RETURNING {COMMENT_COLUMNS}",
+        f" WHERE id = ? RETURNING {COMMENT_COLUMNS}, email, notify",
         (pending_id,),
     )
     assert row is not None  # read above, inside this transaction
     await tx.run("DELETE FROM pending WHERE id = ?", (pending_id,))
-    return comment_from(row), int(count[0])
+    *_, email, notify = row
+    return comment_from(row), int(count[0]), (email, bool(notify))
 
 
 async def reject(tx: Tx, pending_id: int) -> None:

@@ -26,7 +26,7 @@ from realtime.live.factory import make_hub
 from realtime.models import ErrorBody, ErrorDetail
 from realtime.service import CommentService
 from realtime.store import Store
-from realtime.web import http, sse, ws
+from realtime.web import http, notify, sse, ws
 from realtime.web.descriptors import DESCRIPTORS, DescriptorBudget
 from realtime.web.feeds import Feeds
 from realtime.web.files import static_dir
@@ -117,18 +117,21 @@ def create_app(settings: Settings) -> Starlette:
         metrics.bind(service)
         watchers = asyncio.create_task(service.announce_watchers(), name="watchers")
         descriptors.install(asyncio.get_running_loop())
+        await service.notifier.start()
         try:
             yield {DESCRIPTORS: descriptors}  # uvicorn hands the lifespan state to connections
         finally:
             watchers.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await watchers
+            await service.notifier.stop()  # hands unfinished attempts back, through the store
             await store.close()  # its last commits publish through the hub, so it closes first
             service.votes.events.flush()  # the last vote events, not yet sent
             await hub.close()
 
     routes = [
         *http.routes,
+        *notify.routes,
         openapi_route(),
         *ws.routes,
         *sse.routes,
@@ -160,6 +163,7 @@ def create_app(settings: Settings) -> Starlette:
         },
     )
     app.state.settings = settings
+    app.state.pages = pages  # also renders the pages of the signed links (web/notify.py)
     return app
 
 
