@@ -264,6 +264,7 @@ export class CommentForm {
     if (values.email.trim()) fields.email = values.email.trim();
     if (values.notify) fields.notify = true;
     if (this.parent !== null) fields.parent = this.parent;
+    clearTimeout(this.previewTimer); // the draft is being posted: no preview of it after the post
     this.busy(true);
     try {
       const notice = await this.onSubmit(fields);
