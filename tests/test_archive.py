@@ -395,16 +395,17 @@ async def test_export_and_import_carry_format_votes_and_pins(
     assert rows(target, "SELECT count(*) FROM votes") == [(0,)]
 
 
+@pytest.mark.parametrize("version", [3, 4])
 async def test_comments_from_before_formatting_get_their_html_at_start(
-    start_server: Any, tmp_path: Path
+    start_server: Any, tmp_path: Path, version: int
 ) -> None:
-    """A database at schema 3: its comments, held ones too, get html at start, as text (as they
-    were shown)."""
+    """A database at schema 3 or 4 (before formatting): its comments, held ones too, get html at
+    start, as text (as they were shown)."""
     db = tmp_path / "old.sqlite"
     with sqlite3.connect(db) as conn:
-        for migration in MIGRATIONS[:3]:
+        for migration in MIGRATIONS[:version]:
             conn.executescript(migration)
-        conn.execute("PRAGMA user_version = 3")
+        conn.execute(f"PRAGMA user_version = {version}")
         conn.execute(
             "INSERT INTO articles (slug, title, created, count) VALUES (?, 'T', ?, 1)",
             (SLUG, "2026-01-01T00:00:00.000Z"),
