@@ -31,6 +31,7 @@ from schemathesis.specs.openapi.checks import (
 from starlette.routing import Route
 
 from realtime.web import http, notify
+from realtime.web.app import create_app
 from realtime.web.openapi import OPERATIONS, build_document
 from tests.conftest import ADMIN, SLUG
 from tests.servers import ThreadServer, make_settings
@@ -197,11 +198,14 @@ def test_stateful(live: Live) -> None:
     )
 
 
-def test_every_route_is_documented() -> None:
-    """Each method of each route in `http.routes` and `notify.routes` has its operation in the
-    document."""
+def test_every_route_is_documented(tmp_path: Path) -> None:
+    """Each method of each route in `http.routes`, `notify.routes` and the feeds has its
+    operation in the document."""
     paths = build_document()["paths"]
-    for route in [*http.routes, *notify.routes]:
+    app = create_app(make_settings(tmp_path / "db.sqlite"))
+    feeds = [route for route in app.routes if getattr(route, "path", "").startswith("/feeds/")]
+    assert len(feeds) == 2
+    for route in [*http.routes, *notify.routes, *feeds]:
         assert isinstance(route, Route)
         for method in (route.methods or set()) - {"HEAD"}:
             assert method.lower() in paths.get(route.path, {}), f"{method} {route.path}"

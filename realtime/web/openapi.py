@@ -84,8 +84,12 @@ class Operation:
     auth: bool = False
     # Other shapes the success may have (e.g. a sorted page of threads): `anyOf` all of them.
     alternatives: tuple[type[Any], ...] = ()
-    html: bool = False  # the success answer is a page (text/html), not JSON
+    # The success answer is not JSON but this media type (a page, a feed).
+    media: str | None = None
 
+
+ATOM = "application/atom+xml"
+SUCCESS = {201: "created", 304: "not modified: the If-None-Match ETag is current (no body)"}
 
 PARAMETERS: dict[str, dict[str, Any]] = {
     "slug": {
@@ -161,6 +165,13 @@ PARAMETERS: dict[str, dict[str, Any]] = {
         "in": "path",
         "required": True,
         "schema": {"type": "string", "enum": ["confirm", "unsubscribe", "approve", "reject"]},
+    },
+    "if_none_match": {
+        "name": "If-None-Match",
+        "in": "header",
+        "required": False,
+        "description": "the ETag of an earlier answer: 304 and no body while it is current",
+        "schema": {"type": "string"},
     },
     "articles": {
         "name": "articles",
@@ -430,7 +441,7 @@ OPERATIONS: tuple[Operation, ...] = (
         response=None,
         parameters=("purpose", "token"),
         errors=(403, 404),
-        html=True,
+        media="text/html",
     ),
     Operation(
         name="notify_link_action",
@@ -441,7 +452,28 @@ OPERATIONS: tuple[Operation, ...] = (
         response=None,
         parameters=("purpose", "token"),
         errors=(403, 404, 503),
-        html=True,
+        media="text/html",
+    ),
+    Operation(
+        name="site_feed",
+        method="get",
+        path="/feeds/comments.atom",
+        summary="Atom feed of the site's newest published comments (`feed_size`), with an ETag",
+        response=None,
+        ok=(200, 304),
+        parameters=("if_none_match",),
+        media=ATOM,
+    ),
+    Operation(
+        name="article_feed",
+        method="get",
+        path="/feeds/articles/{slug}.atom",
+        summary="Atom feed of one article's newest published comments, with an ETag",
+        response=None,
+        ok=(200, 304),
+        parameters=("slug", "if_none_match"),
+        errors=(404,),
+        media=ATOM,
     ),
     Operation(
         name="list_dead_notifications",
@@ -548,11 +580,11 @@ def _operation(op: Operation) -> dict[str, Any]:
 def _responses(op: Operation) -> dict[str, Any]:
     responses: dict[str, Any] = {}
     for status in op.ok:
-        success: dict[str, Any] = {"description": "created" if status == 201 else "success"}
+        success: dict[str, Any] = {"description": SUCCESS.get(status, "success")}
         if op.response is not None:
             success["content"] = _json(op.response, *op.alternatives)
-        if op.html:
-            success["content"] = {"text/html": {"schema": {"type": "string"}}}
+        if op.media is not None and status != 304:
+            success["content"] = {op.media: {"schema": {"type": "string"}}}
         if op.method == "post" and status == 201:
             success["headers"] = {
                 "Location": {"description": "the new comment", "schema": {"type": "string"}}
