@@ -58,6 +58,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     busy_timeout_ms: Annotated[int, Meta(ge=0)] = 5000
     log_level: Literal["critical", "error", "warning", "info", "debug"] = "info"
     language: Literal["en", "nb"] = "en"
+    gc_freeze: Literal["on", "off"] = "on"
+    loop_stall_log_ms: Annotated[int, Meta(ge=0)] = 100
 
 
 _FIELDS = set(Settings.__struct_fields__)

@@ -7,6 +7,7 @@ import contextlib
 import logging
 import os
 from collections.abc import AsyncIterator
+from typing import Any
 
 import msgspec
 from starlette.applications import Starlette
@@ -27,6 +28,8 @@ from realtime.service import CommentService
 from realtime.store import Store
 from realtime.web import http, sse, ws
 from realtime.web.files import static_dir
+from realtime.web.gc_freeze import GcFreezer
+from realtime.web.lean_ws import LEAN_WS, LeanEndpoints
 from realtime.web.metrics import Metrics, TimingMiddleware
 from realtime.web.openapi import openapi_route
 from realtime.web.pages import Pages, client_settings
@@ -98,7 +101,7 @@ def create_app(settings: Settings) -> Starlette:
     metrics = Metrics()
 
     @contextlib.asynccontextmanager
-    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+    async def lifespan(app: Starlette) -> AsyncIterator[dict[str, Any]]:
         store = await Store.open(
             settings.db,
             group_commit_max=settings.group_commit_max,
@@ -110,9 +113,17 @@ def create_app(settings: Settings) -> Starlette:
         app.state.service = service
         metrics.bind(service)
         watchers = asyncio.create_task(service.announce_watchers(), name="watchers")
+        lean = LeanEndpoints(service, settings)
+        freezer = GcFreezer() if settings.gc_freeze == "on" else None
+        if freezer is not None:
+            freezer.start()
         try:
-            yield
+            with metrics.watching_stalls(settings.loop_stall_log_ms / 1000):
+                yield {LEAN_WS: lean}  # uvicorn hands the lifespan state to every connection
         finally:
+            if freezer is not None:
+                freezer.stop()
+            lean.stop()
             watchers.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await watchers
