@@ -60,6 +60,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     language: Literal["en", "nb"] = "en"
     gc_freeze: Literal["on", "off"] = "on"
     loop_stall_log_ms: Annotated[int, Meta(ge=0)] = 100
+    counts_cache_seconds: Annotated[float, Meta(ge=0)] = 5.0
 
 
 _FIELDS = set(Settings.__struct_fields__)

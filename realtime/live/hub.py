@@ -212,6 +212,7 @@ class Hub:
         self._topics: dict[str, set[Subscriber]] = {}
         self._changed: set[str] = set()
         self._held: list[tuple[str, Message]] | None = None
+        self._observers: list[tuple[str, Callable[[str], None]]] = []
 
     @asynccontextmanager
     async def subscribe(self, topics: Iterable[str]) -> AsyncIterator[Subscriber]:
@@ -240,7 +241,16 @@ class Hub:
                     del self._topics[topic]
             self._changed.add(topic)
 
+    def observe(self, prefix: str, changed: Callable[[str], None]) -> None:
+        """Call `changed(topic)` for every event this process delivers on a topic that starts
+        with `prefix` (its own, and on a networked hub the other processes'): for a cache of
+        what those events change (`realtime.web.counts_cache`)."""
+        self._observers.append((prefix, changed))
+
     def publish(self, topic: str, message: Message) -> None:
+        for prefix, changed in self._observers:
+            if topic.startswith(prefix):
+                changed(topic)
         subscribers = self._topics.get(topic, ())
         self.stats.published += 1
         self.stats.deliveries += len(subscribers)

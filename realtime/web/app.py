@@ -26,9 +26,11 @@ from realtime.live.factory import make_hub
 from realtime.models import ErrorBody, ErrorDetail
 from realtime.service import CommentService
 from realtime.store import Store
+from realtime.topics import COUNT_PREFIX
 from realtime.web import http, sse, ws
+from realtime.web.counts_cache import CountsCache
 from realtime.web.files import static_dir
-from realtime.web.gc_freeze import GcFreezer
+from realtime.web.gc_freeze import frozen
 from realtime.web.lean_ws import LEAN_WS, LeanEndpoints
 from realtime.web.metrics import Metrics, TimingMiddleware
 from realtime.web.openapi import openapi_route
@@ -111,18 +113,17 @@ def create_app(settings: Settings) -> Starlette:
         await hub.start()
         service = CommentService(settings, store, hub)
         app.state.service = service
+        hub.observe(COUNT_PREFIX, app.state.counts_cache.changed)
         metrics.bind(service)
         watchers = asyncio.create_task(service.announce_watchers(), name="watchers")
         lean = LeanEndpoints(service, settings)
-        freezer = GcFreezer() if settings.gc_freeze == "on" else None
-        if freezer is not None:
-            freezer.start()
         try:
-            with metrics.watching_stalls(settings.loop_stall_log_ms / 1000):
+            with (
+                metrics.watching_stalls(settings.loop_stall_log_ms / 1000),
+                frozen(settings.gc_freeze == "on"),
+            ):
                 yield {LEAN_WS: lean}  # uvicorn hands the lifespan state to every connection
         finally:
-            if freezer is not None:
-                freezer.stop()
             lean.stop()
             watchers.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -162,6 +163,7 @@ def create_app(settings: Settings) -> Starlette:
         },
     )
     app.state.settings = settings
+    app.state.counts_cache = CountsCache(settings.counts_cache_seconds)
     return app
 
 

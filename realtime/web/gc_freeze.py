@@ -28,8 +28,10 @@ The collector is process-wide: an app embedded in a bigger process (or a test) t
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import logging
+from collections.abc import Iterator
 from typing import Any
 
 log = logging.getLogger("realtime.gc")
@@ -84,3 +86,17 @@ class GcFreezer:
     @property
     def frozen(self) -> int:
         return gc.get_freeze_count()
+
+
+@contextlib.contextmanager
+def frozen(enabled: bool) -> Iterator[GcFreezer | None]:
+    """The policy from here to the end of the block (the app's life), when `enabled`."""
+    if not enabled:
+        yield None
+        return
+    freezer = GcFreezer()
+    freezer.start()
+    try:
+        yield freezer
+    finally:
+        freezer.stop()
