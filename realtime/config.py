@@ -56,6 +56,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     frame_ancestors: list[str] = msgspec.field(default_factory=list)
     trusted_proxies: list[str] = msgspec.field(default_factory=list)
     busy_timeout_ms: Annotated[int, Meta(ge=0)] = 5000
+    event_loop: Literal["auto", "asyncio", "uvloop"] = "auto"
     log_level: Literal["critical", "error", "warning", "info", "debug"] = "info"
     language: Literal["en", "nb"] = "en"
     gc_freeze: Literal["on", "off"] = "on"

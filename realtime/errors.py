@@ -10,7 +10,7 @@
     ├── UnsupportedMedia 415  request body is not JSON
     ├── Invalid          422  a field out of bounds (the field is named)
     ├── RateLimited      429  too many requests from one client (with Retry-After)
-    └── Unavailable      503  the database cannot take the write right now
+    └── Unavailable      503  the database cannot take the write right now (with Retry-After)
 
 `render_error` turns one into `{"error": {...}}`; `from_validation` reads the field name out of a
 msgspec message ("... - at `$.body`").
@@ -29,6 +29,8 @@ from realtime.models import ErrorBody, ErrorDetail
 class AppError(Exception):
     status: ClassVar[int] = 500
     code: ClassVar[str] = "internal"
+    # Seconds a client should wait before trying again (the Retry-After header), if it should.
+    retry_after: int | None = None
 
     def __init__(self, message: str, field: str | None = None) -> None:
         super().__init__(message)
@@ -100,6 +102,8 @@ class RateLimited(AppError):
 class Unavailable(AppError):
     status = 503
     code = "unavailable"
+    # A full disk or a locked database may take a while; clients should not hammer it meanwhile.
+    retry_after = 5
 
 
 _AT_PATH = re.compile(r" - at `\$\.?([^`]*)`$")
@@ -123,8 +127,8 @@ def from_validation(exc: msgspec.ValidationError) -> Invalid:
 def _friendly(text: str) -> str:
     if "length >= 1" in text:
         return "must not be empty"
-    if "matching regex '^[^\\\\x00]*$'" in text:
-        return "must not contain NUL characters"
+    if "matching regex '^[^\\\\x00]*[^" in text:
+        return "must not be blank or contain NUL characters"
     if "matching regex '^[^@" in text:
         return "must be an e-mail address"
     return text

@@ -47,6 +47,8 @@ _encode = msgspec.json.Encoder().encode
 _slug_re = re.compile(SLUG_PATTERN)
 
 Clock = Callable[[], datetime]
+# The one answer to a token that may not change a comment, whether the comment exists or not.
+NOT_YOURS = "this token does not allow changing that comment"
 
 
 def timestamp(moment: datetime) -> str:
@@ -238,15 +240,20 @@ class CommentService:
             raise Forbidden("not the admin token")
 
     async def _authorize(self, comment_id: int, bearer: str | None) -> None:
+        """The credentials first, then the comment: a token that is neither the admin's nor
+        this comment's author's gets the same 403 whether the id exists or not."""
         if bearer is None:
             raise Unauthorized("the comment's author token is required")
         owner = await self.store.authorship(comment_id)
-        if owner is None:
-            raise NotFound(f"no comment {comment_id}")
-        if self.is_admin(bearer):
+        admin = self.is_admin(bearer)
+        if not admin and (
+            owner is None or not hmac.compare_digest(hash_token(bearer), owner.token_hash)
+        ):
+            raise Forbidden(NOT_YOURS)
+        if owner is None or not owner.published:
+            raise NotFound(f"no comment {comment_id}")  # to the admin, or to its own author
+        if admin:
             return
-        if not hmac.compare_digest(hash_token(bearer), owner.token_hash):
-            raise Forbidden("this token does not belong to that comment")
         created = datetime.fromisoformat(owner.created)
         if self.clock() > created + timedelta(seconds=self.settings.edit_window_seconds):
             raise Forbidden("the edit window for this comment has closed")

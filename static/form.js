@@ -9,7 +9,9 @@ import { chars } from './format.js';
 import { t } from './i18n.js';
 import { remembered } from './owned.js';
 
-const EMAIL = /^[^@\s\x00]+@[^@\s\x00]+\.[^@\s\x00]+$/;
+// The server's EMAIL_PATTERN (realtime/models.py): controls and every kind of space spelled out.
+const NO_SPACE = '\\x00-\\x20\\x7f\\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000\\ufeff';
+const EMAIL = new RegExp(`^[^@${NO_SPACE}]+@[^@${NO_SPACE}]+\\.[^@${NO_SPACE}]+$`);
 const FIELDS = ['body', 'author', 'email'];
 
 /** Field name -> message, for what the server would refuse anyway. */

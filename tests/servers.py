@@ -10,6 +10,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -88,8 +89,10 @@ class ProcessServer:
         port: int | None = None,
         env: dict[str, str] | None = None,
         log: Path | None = None,
+        preexec_fn: Callable[[], object] | None = None,
     ) -> None:
         self.db = db
+        self.preexec_fn = preexec_fn  # run in the child before it starts (e.g. setrlimit)
         self.port = port or free_port()
         self.env = {**os.environ, "REALTIME_RATE_LIMIT": "off", **(env or {})}
         self.log_path = log or db.with_suffix(".log")
@@ -112,6 +115,7 @@ class ProcessServer:
                 stderr=subprocess.STDOUT,
                 env=self.env,
                 cwd=ROOT,
+                preexec_fn=self.preexec_fn,
             )
         deadline = time.monotonic() + 15 * UNIT
         while time.monotonic() < deadline:

@@ -191,3 +191,20 @@ async def test_trusted_proxy_forwarded_address_counts_for_the_per_client_cap(
     assert await third.close_code() == 1013
     await first.close()
     await second.close()
+
+
+async def test_lean_path_on_asyncios_own_loop(start_server: Any) -> None:
+    """With event_loop = "asyncio" (no uvloop) the lean path serves the same: hello, a pong, a
+    comment, the close."""
+    server = start_server(event_loop="asyncio")
+    async with httpx.AsyncClient(base_url=server.url, timeout=10 * UNIT) as http:
+        await http.put("/api/articles/plain", json={"title": "P"}, headers=AUTH)
+        reader = await Reader.open(f"{server.ws_url}/ws/articles/plain")
+        assert (await reader.next())["type"] == "hello"
+        await wait_for(lambda: len(lean_of(server).keepalive) == 1)
+        await reader.connection.send('{"type":"ping"}')
+        assert await reader.next_of("pong") == {"type": "pong"}
+        posted = (await post_comment(http, "plain")).json()["comment"]
+        assert (await reader.next_of("comment"))["comment"]["id"] == posted["id"]
+        await reader.close()
+    await wait_for(lambda: server.service.sockets.open == 0)

@@ -29,6 +29,7 @@ from realtime.store import Store
 from realtime.topics import COUNT_PREFIX
 from realtime.web import http, sse, ws
 from realtime.web.counts_cache import CountsCache
+from realtime.web.descriptors import DESCRIPTORS, DescriptorBudget
 from realtime.web.files import static_dir
 from realtime.web.gc_freeze import frozen
 from realtime.web.lean_ws import LEAN_WS, LeanEndpoints
@@ -65,7 +66,7 @@ def client_config(settings: Settings) -> Route:
 
 
 def error_response(error: AppError) -> Response:
-    headers = {"Retry-After": str(error.retry_after)} if hasattr(error, "retry_after") else None
+    headers = {"Retry-After": str(error.retry_after)} if error.retry_after is not None else None
     return Response(_encode(error.body()), error.status, headers, media_type="application/json")
 
 
@@ -85,7 +86,9 @@ async def on_http_exception(request: Request, exc: Exception) -> Response:
         return error_response(NotFound("no such endpoint"))
     if exc.status_code == 405:
         response = error_response(MethodNotAllowed(f"{request.method} is not allowed here"))
-        response.headers.update(exc.headers or {})
+        # Starlette joins a set (no stable order), and StaticFiles sends no Allow at all.
+        allowed = (exc.headers or {}).get("Allow", "GET, HEAD")
+        response.headers["Allow"] = ", ".join(sorted(m.strip() for m in allowed.split(",")))
         return response
     body = ErrorBody(ErrorDetail(exc.status_code, "http_error", str(exc.detail)))
     return Response(_encode(body), exc.status_code, exc.headers, media_type="application/json")
@@ -100,7 +103,8 @@ async def on_server_error(request: Request, exc: Exception) -> Response:
 def create_app(settings: Settings) -> Starlette:
     files = static_dir()
     headers = page_headers(settings)
-    metrics = Metrics()
+    descriptors = DescriptorBudget()
+    metrics = Metrics(descriptors)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[dict[str, Any]]:
@@ -116,13 +120,15 @@ def create_app(settings: Settings) -> Starlette:
         hub.observe(COUNT_PREFIX, app.state.counts_cache.changed)
         metrics.bind(service)
         watchers = asyncio.create_task(service.announce_watchers(), name="watchers")
+        descriptors.install(asyncio.get_running_loop())
         lean = LeanEndpoints(service, settings)
         try:
             with (
                 metrics.watching_stalls(settings.loop_stall_log_ms / 1000),
                 frozen(settings.gc_freeze == "on"),
             ):
-                yield {LEAN_WS: lean}  # uvicorn hands the lifespan state to every connection
+                # uvicorn hands the lifespan state to every connection
+                yield {DESCRIPTORS: descriptors, LEAN_WS: lean}
         finally:
             lean.stop()
             watchers.cancel()

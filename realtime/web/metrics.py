@@ -23,10 +23,12 @@ from realtime.web.stalls import GcPauses, LoopLag
 
 if TYPE_CHECKING:
     from realtime.service import CommentService
+    from realtime.web.descriptors import DescriptorBudget
 
 
 class Metrics:
-    def __init__(self) -> None:
+    def __init__(self, descriptors: DescriptorBudget | None = None) -> None:
+        self._descriptors = descriptors
         self.registry = CollectorRegistry()
         self.request_seconds = Histogram(
             "realtime_http_request_seconds",
@@ -96,6 +98,20 @@ class Metrics:
             ("realtime_group_commit_jobs", "Writes in those transactions", writer.jobs),
         ):
             yield CounterMetricFamily(name, text, value=value)
+        refused = CounterMetricFamily(
+            "realtime_readers_refused",
+            "Readers refused at a limit (1013, or 503 for a stream)",
+            labels=["limit"],
+        )
+        for limit, count in service.sockets.refused.items():
+            refused.add_metric([limit], count)
+        yield refused
+        if self._descriptors is not None:
+            yield CounterMetricFamily(
+                "realtime_connections_refused",
+                "New connections answered 503 near the open-file limit",
+                value=self._descriptors.refused,
+            )
 
     async def endpoint(self, request: Request) -> Response:
         return Response(generate_latest(self.registry), media_type=CONTENT_TYPE_LATEST)

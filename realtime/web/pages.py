@@ -40,7 +40,7 @@ from realtime.web.comment_form import (
 )
 from realtime.web.comment_form import validate as check_form
 from realtime.web.files import static_dir, templates_dir
-from realtime.web.http import read_body, service
+from realtime.web.http import read_body, resource, service
 from realtime.web.i18n import LANGUAGES, Translator, load_catalogs
 from realtime.web.markup import body_html, identicon
 from realtime.web.thread_view import count_label, gap, heading, thread_tree
@@ -98,8 +98,7 @@ class Pages:
     def routes(self) -> list[Route]:
         return [
             Route("/", self.index, methods=["GET"]),
-            Route("/articles/{slug}", self.article, methods=["GET"]),
-            Route("/articles/{slug}", self.post, methods=["POST"]),
+            resource("/articles/{slug}", GET=self.article, POST=self.post),
             Route("/admin", self.admin, methods=["GET"]),
             Route("/i18n.json", self.catalog, methods=["GET"]),
         ]

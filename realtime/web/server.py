@@ -10,6 +10,8 @@ far behind still gets its 1013 close frame queued behind its backlog.
 `DirectHttpProtocol` does the same for Server-Sent Events: uvicorn's httptools protocol plus the
 `realtime.direct_stream` extension, a `DirectStream` that writes chunks of a response body that
 the app has started through ASGI, and ends it itself (too slow, or shutting down).
+`BudgetedHttpProtocol` on top of it refuses new connections near the open-file limit
+(`descriptors.py`).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIO
 from websockets.http11 import Request
 
 from realtime.config import Settings
+from realtime.web.descriptors import DESCRIPTORS, LINGER_SECONDS, REFUSAL, DescriptorBudget
 from realtime.web.lean_ws import LEAN_WS, LeanEndpoints, LeanSocket, handshake
 from realtime.web.sse import DIRECT_STREAM
 from realtime.web.ws import CLOSE_TIMEOUT, DIRECT_EXTENSION
@@ -183,12 +186,48 @@ class DirectHttpProtocol(HttpToolsProtocol):
         super().shutdown()
 
 
+class BudgetedHttpProtocol(DirectHttpProtocol):
+    """The HTTP protocol `realtime serve` runs: new connections past the descriptor budget get a
+    503 (`descriptors.py`) and are closed, before anything else."""
+
+    _budget: DescriptorBudget | None = None  # set when this connection is refused
+    _linger: asyncio.TimerHandle | None = None
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        budget: DescriptorBudget | None = self.app_state.get(DESCRIPTORS)
+        if budget is None or budget.admit(len(self.connections)):
+            return
+        transport.write(REFUSAL)
+        self._budget = budget
+        if not budget.may_linger():
+            transport.close()
+            return
+        # Closing with the request unread would reset the connection, and the client might lose
+        # the 503: so the request is read first, for a second at most.
+        budget.lingering += 1
+        self._linger = self.loop.call_later(LINGER_SECONDS, transport.close)
+
+    def data_received(self, data: bytes) -> None:
+        if self._budget is not None:  # refused: drop the request, close
+            self.transport.close()
+            return
+        super().data_received(data)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self._linger is not None and self._budget is not None:
+            self._linger.cancel()
+            self._budget.lingering -= 1
+        super().connection_lost(exc)
+
+
 def uvicorn_config(app: Any, settings: Settings, **overrides: Any) -> uvicorn.Config:
     options: dict[str, Any] = {
         "host": settings.host,
         "port": settings.port,
-        "http": DirectHttpProtocol,
+        "http": BudgetedHttpProtocol,
         "ws": DirectWebSocketProtocol,
+        "loop": settings.event_loop,
         "ws_max_size": settings.ws_max_frame_bytes,
         # A deflate context per reader costs ~50 KiB and one compression per event per reader.
         "ws_per_message_deflate": False,
