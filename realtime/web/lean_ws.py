@@ -15,7 +15,8 @@ binary frames and anything but `{"type":"ping"}`; 1009 past `ws_max_frame_bytes`
 that is not UTF-8; 1002 for broken framing; app pings answered in order with the events, protocol
 pings with a pong; a ping every `ws_ping_interval` (one ring for all readers, `keepalive.py`)
 and 1011 when it goes unanswered; 1013 for a reader too slow (the hub's bound), 1001 on shutdown.
-The greeting is `resume.py`'s, as for the other transports: subscribe, hello, replay.
+The greeting is `resume.py`'s, as for the other transports: subscribe, hello, replay. The
+client's frames are read by `ws_frames.FrameReader`.
 
 `realtime.web.server.DirectHttpProtocol` hands an upgrade for these two paths here when the app
 runs under it (the lifespan state holds `LeanEndpoints`); every other upgrade (`/ws/admin`, or
@@ -48,6 +49,15 @@ from realtime.topics import count_topic
 from realtime.web.keepalive import KeepaliveRing
 from realtime.web.resume import Join, number
 from realtime.web.ws import PONG, WS_4404_UNKNOWN_ARTICLE, origin_ok, ping_decoder
+from realtime.web.ws_frames import (
+    BINARY,
+    CLOSE,
+    PING_FRAME,
+    ClientError,
+    FrameReader,
+    close_frame,
+    frame,
+)
 
 log = logging.getLogger("realtime.ws")
 # The key of `LeanEndpoints` in the lifespan state uvicorn hands every connection.
@@ -56,37 +66,7 @@ ARTICLES = "/ws/articles/"
 COUNTS = "/ws/counts"
 HOLD_BYTES = 64 * 1024  # client bytes held while a reader is greeted, before reading pauses
 CLOSE_WAIT = 10.0  # after a close frame, how long the client has to answer before the link ends
-DISCARD = 1 << 62  # after a framing error, every byte the client sends is dropped
-CONT, TEXT, BINARY, CLOSE, PING, PONG_OPCODE = 0x0, 0x1, 0x2, 0x8, 0x9, 0xA
 _encode = msgspec.json.Encoder().encode
-
-
-class ClientError(Exception):
-    """The client broke the protocol: close with this code."""
-
-    def __init__(self, code: int, reason: str) -> None:
-        super().__init__(reason)
-        self.code = code
-        self.reason = reason
-
-
-def unmask(data: bytes, mask: bytes) -> bytes:
-    """A client frame's payload, unmasked (RFC 6455 5.3): one XOR over the whole of it."""
-    size = len(data)
-    key = int.from_bytes((mask * (size // 4 + 1))[:size], "little")
-    return (int.from_bytes(data, "little") ^ key).to_bytes(size, "little")
-
-
-def frame(opcode: int, payload: bytes = b"") -> bytes:
-    """An unmasked frame from the server (FIN set); control frames and close frames only."""
-    return bytes((0x80 | opcode, len(payload))) + payload
-
-
-def close_frame(code: int, reason: str) -> bytes:
-    return frame(CLOSE, code.to_bytes(2, "big") + reason.encode()[:123])
-
-
-PING_FRAME = frame(PING, b"rt")
 
 
 async def _nothing(scope: Any, receive: Any, send: Any) -> None:
@@ -149,7 +129,7 @@ def handshake(
     return b"".join(protocol.data_to_send()), response.status_code == 101
 
 
-class LeanSocket(asyncio.Protocol):
+class LeanSocket(FrameReader, asyncio.Protocol):
     """One reader, from its handshake to its close. Client frames are parsed here as they come
     (once the greeting is sent); the hub writes the reader's frames through `write`."""
 
@@ -157,34 +137,25 @@ class LeanSocket(asyncio.Protocol):
         "_lean",
         "transport",
         "_connections",
-        "_buffer",
-        "_skip",
-        "_parts",
-        "_opcode",
         "_held",
         "_writable",
         "_subscriber",
         "_leave",
         "_client",
-        "_pong",
         "_ring",
         "close_sent",
     )
 
     def __init__(self, lean: LeanEndpoints, transport: asyncio.Transport, connections: Any) -> None:
+        super().__init__()
         self._lean = lean
         self.transport: asyncio.Transport | None = transport
         self._connections: set[Any] = connections  # uvicorn's: SIGTERM reaches `shutdown`
-        self._buffer = b""  # an incomplete frame
-        self._skip = 0  # bytes of an oversized frame still to drop
-        self._parts: list[bytes] | None = None  # a fragmented message so far
-        self._opcode = TEXT
         self._held: bytearray | None = bytearray()  # client bytes while greeting
         self._writable: asyncio.Future[None] | None = None
         self._subscriber: Subscriber | None = None
         self._leave: Callable[[], None] | None = None  # unsubscribes
         self._client: str | None = None  # holds one of the open-socket slots while set
-        self._pong = True
         self._ring = -1
         self.close_sent = False
         connections.add(self)
@@ -265,7 +236,7 @@ class LeanSocket(asyncio.Protocol):
         if held is not None and len(held) > HOLD_BYTES:
             transport.resume_reading()
         if held:
-            self._read(bytes(held))
+            self.read(bytes(held))
 
     def _too_slow(self) -> None:
         self._lean.svc.hub.stats.slow_readers_closed += 1
@@ -311,7 +282,7 @@ class LeanSocket(asyncio.Protocol):
             self._release()
         held, self._held = self._held, None  # closed while greeting: the client's close matters
         if held:
-            self._read(bytes(held))
+            self.read(bytes(held))
 
     def keepalive(self) -> None:
         """From the ring, every `ws_ping_interval`: a ping; 1011 if the last one got no pong."""
@@ -327,12 +298,16 @@ class LeanSocket(asyncio.Protocol):
         if self.transport is not None:
             self.transport.close()
 
+    @property
+    def max_size(self) -> int:
+        return self._lean.max_size
+
     # ---- asyncio.Protocol --------------------------------------------------------------------
 
     def data_received(self, data: bytes) -> None:
         held = self._held
         if held is None:
-            self._read(data)
+            self.read(data)
             return
         held += data
         if len(held) > HOLD_BYTES and self.transport is not None:
@@ -352,91 +327,9 @@ class LeanSocket(asyncio.Protocol):
         self._release()
         self.resume_writing()
 
-    # ---- the client's frames (RFC 6455 section 5) --------------------------------------------
+    # ---- what the client sends (`FrameReader` cuts it into messages) ------------------------
 
-    def _read(self, data: bytes) -> None:
-        try:
-            self._frames(data)
-        except ClientError as error:
-            self._buffer, self._parts = b"", None
-            self.close(error.code, error.reason)
-            if error.code == status.WS_1002_PROTOCOL_ERROR:
-                self._skip = DISCARD  # the stream cannot be followed any further
-                if self.transport is not None:
-                    self.transport.close()
-
-    def _frames(self, data: bytes) -> None:
-        if self._skip:
-            dropped = min(self._skip, len(data))
-            self._skip -= dropped
-            data = data[dropped:]
-        buffer = self._buffer + data if self._buffer else data
-        at, end = 0, len(buffer)
-        while end - at >= 2 and self.transport is not None:
-            head = self._header(buffer, at, end)
-            if head is None:
-                break
-            opcode, fin, start, size = head
-            if opcode < CLOSE and self._oversized(size):
-                self.close(status.WS_1009_MESSAGE_TOO_BIG, "frame too large")
-                self._parts = None
-                at = start + 4 + size  # dropped, not buffered, however long it claims to be
-                if at > end:
-                    self._skip, at = at - end, end
-                continue
-            if start + 4 + size > end:
-                break
-            mask = buffer[start : start + 4]
-            payload = unmask(buffer[start + 4 : start + 4 + size], mask)
-            at = start + 4 + size
-            self._frame(opcode, fin, payload)
-        self._buffer = buffer[at:] if self.transport is not None else b""
-
-    def _header(self, buffer: bytes, at: int, end: int) -> tuple[int, bool, int, int] | None:
-        """(opcode, fin, offset of the mask, payload size), or None until the header is in."""
-        first, second = buffer[at], buffer[at + 1]
-        size, start = second & 0x7F, at + 2
-        if size >= 126:
-            width = 2 if size == 126 else 8
-            if end - start < width:
-                return None
-            size, start = int.from_bytes(buffer[start : start + width], "big"), start + width
-        opcode = first & 0x0F
-        if not second & 0x80 or first & 0x70 or 3 <= opcode <= 7 or opcode > PONG_OPCODE:
-            raise ClientError(status.WS_1002_PROTOCOL_ERROR, "bad frame")
-        if opcode >= CLOSE and (size > 125 or not first & 0x80):
-            raise ClientError(status.WS_1002_PROTOCOL_ERROR, "bad control frame")
-        return opcode, bool(first & 0x80), start, size
-
-    def _oversized(self, size: int) -> bool:
-        """Past `ws_max_frame_bytes`, this frame with the message's fragments before it."""
-        taken = sum(len(part) for part in self._parts) if self._parts else 0
-        return taken + size > self._lean.max_size
-
-    def _frame(self, opcode: int, fin: bool, payload: bytes) -> None:
-        if opcode == CLOSE:
-            self._closed_by_client(payload)
-        elif opcode == PING:
-            self.write(frame(PONG_OPCODE, payload))
-        elif opcode == PONG_OPCODE:
-            self._pong = True
-        elif self.close_sent:
-            return  # after our close frame: only the client's close still matters
-        elif opcode == CONT:
-            if self._parts is None:
-                raise ClientError(status.WS_1002_PROTOCOL_ERROR, "continuation of nothing")
-            self._parts.append(payload)
-            if fin:
-                parts, self._parts = self._parts, None
-                self._message(self._opcode, b"".join(parts))
-        elif self._parts is not None:
-            raise ClientError(status.WS_1002_PROTOCOL_ERROR, "a new message inside a message")
-        elif fin:
-            self._message(opcode, payload)
-        else:
-            self._opcode, self._parts = opcode, [payload]
-
-    def _message(self, opcode: int, payload: bytes) -> None:
+    def message(self, opcode: int, payload: bytes) -> None:
         if opcode == BINARY:
             raise ClientError(status.WS_1008_POLICY_VIOLATION, "send JSON text frames")
         try:
@@ -450,11 +343,13 @@ class LeanSocket(asyncio.Protocol):
         if self._subscriber is not None:
             self._subscriber.offer(PONG)
 
-    def _closed_by_client(self, payload: bytes) -> None:
+    def closed_by_client(self, payload: bytes) -> None:
         """The client's close: answer it (if this end has not closed yet) and end the TCP link."""
         if not self.close_sent and self.transport is not None:
             self.close_sent = True
-            self.transport.write(frame(CLOSE, payload[:2]))
+            broken = len(payload) == 1  # a code is two bytes
+            reply = close_frame(1002, "bad close frame") if broken else frame(CLOSE, payload[:2])
+            self.transport.write(reply)
         self._release()
         if self.transport is not None:
             self.transport.close()
