@@ -75,12 +75,17 @@ class Server:
         self.log = tempfile.NamedTemporaryFile(prefix="bench-server-", suffix=".log", delete=False)
 
     @classmethod
-    def realtime(cls, db_dir: str) -> Server:
+    def realtime(cls, db_dir: str, source: str | None = None) -> Server:
+        """`realtime serve`; with `source`, the package from that tree (an older commit's
+        `git archive`), run with this venv's libraries."""
         port = free_port()
         argv = [sys.executable, "-m", "realtime", "serve", "--port", str(port)]
         argv += ["--db", str(Path(db_dir) / "bench.db")]
         url = f"http://127.0.0.1:{port}"
-        return cls(argv, url, f"ws://127.0.0.1:{port}", server_env())
+        env = server_env()
+        if source is not None:
+            env["PYTHONPATH"] = source
+        return cls(argv, url, f"ws://127.0.0.1:{port}", env)
 
     @classmethod
     def baseline(cls) -> Server:

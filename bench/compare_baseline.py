@@ -44,7 +44,10 @@ SETTLE = 1.0  # after the last 201, the last deliveries are still on their way
 def one_run(kind: str, readers: int, rate: float, args: argparse.Namespace) -> dict[str, Any]:
     """One load test on a fresh server: its report and the server's CPU and stalls."""
     with tempfile.TemporaryDirectory(prefix="bench-compare-") as tmp:
-        server = Server.realtime(tmp) if kind == "realtime" else Server.baseline()
+        if kind == "baseline":
+            server = Server.baseline()
+        else:
+            server = Server.realtime(tmp, args.before if kind == "before" else None)
         with server:
             argv = loadtest_args(
                 server,
@@ -99,6 +102,9 @@ def main() -> int:
     parser.add_argument("--body-bytes", type=int, default=200)
     parser.add_argument("--procs", type=int, default=2)
     parser.add_argument("--ws-client", choices=["lean", "websockets"], default="lean")
+    parser.add_argument("--before", metavar="DIR",
+                        help="also run the realtime package of this tree in each round, e.g. "
+                             "`git archive <commit> | tar -x -C DIR`")  # fmt: skip
     args = parser.parse_args()
     print(f"bench/compare_baseline.py on {machine()}, {today()}")
     rows: list[dict[str, Any]] = []
@@ -107,6 +113,11 @@ def main() -> int:
             for round_ in range(1, args.rounds + 1):
                 print(f"{readers} readers, {rate:g}/s, round {round_}:", flush=True)
                 base = one_run("baseline", readers, rate, args)
+                if args.before:
+                    older = one_run("before", readers, rate, args)["report"].deliveries.latency_ms
+                    theirs = base["report"].deliveries.latency_ms
+                    print(f"  -> before / baseline: p50 {ratio(older.p50, theirs.p50)}, "
+                          f"p99 {ratio(older.p99, theirs.p99)}")  # fmt: skip
                 mine = one_run("realtime", readers, rate, args)
                 row = {"readers": readers, "rate": rate, "round": round_}
                 row |= compare(base["report"], mine["report"])
