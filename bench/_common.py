@@ -85,6 +85,7 @@ class Server:
         env = server_env()
         if source is not None:
             env["PYTHONPATH"] = source
+            env.pop("REALTIME_LOOP_STALL_LOG_MS", None)  # a setting older trees do not know
         return cls(argv, url, f"ws://127.0.0.1:{port}", env)
 
     @classmethod
