@@ -66,8 +66,9 @@ async def until(predicate: Any) -> None:
 
 async def test_freezer_freezes_survivors_and_thaws_on_doubling() -> None:
     """Start-up freezes everything; a full collection freezes its survivors; when the frozen
-    objects double, a thaw frees frozen garbage in cycles; stopping unfreezes all."""
-    freezer = GcFreezer()
+    objects double (and the last thaw is long enough ago), a thaw frees frozen garbage in
+    cycles; stopping unfreezes all."""
+    freezer = GcFreezer(thaw_every=0)
     freezer.start()
     try:
         at_start = gc.get_freeze_count()
@@ -90,6 +91,19 @@ async def test_freezer_freezes_survivors_and_thaws_on_doubling() -> None:
     finally:
         freezer.stop()
     assert gc.get_freeze_count() == 0
+
+
+async def test_no_thaw_within_the_hour() -> None:
+    """However much the frozen heap grows, the whole-heap pause of a thaw comes at most hourly."""
+    freezer = GcFreezer()
+    freezer.start()
+    try:
+        kept = [Node() for _ in range(3 * gc.get_freeze_count())]
+        gc.collect()
+        await until(lambda: freezer.freezes >= 1)
+        assert freezer.thaws == 0 and gc.get_freeze_count() >= len(kept)
+    finally:
+        freezer.stop()
 
 
 def test_serve_freezes_and_reports_the_collector(tmp_path: Path) -> None:

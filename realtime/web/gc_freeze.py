@@ -11,15 +11,17 @@ The policy (`GcFreezer`):
 1. at start-up, once the app is ready: collect, then freeze everything;
 2. after each full collection, freeze what survived it: it has proven long-lived, and the next
    full collection walks only what grew old since, not the whole heap;
-3. when the frozen objects have doubled since the last time, thaw: unfreeze, collect everything
-   once, freeze again (one full pause per doubling of the heap, where CPython takes one per
-   quarter of growth).
+3. when the frozen objects have doubled since the last time, and not more often than once an
+   hour, thaw: unfreeze, collect everything once, freeze again. That is a full pause over the
+   whole heap (the one this avoids), so it is kept rare, and out of the first hour, when readers
+   arrive (measured: a thaw at the 5,000th reader stalled the loop for 500 ms on a busy
+   machine).
 
 What freezing costs: a frozen object is never examined again, so one that later becomes garbage
 inside a reference cycle is freed only by the next thaw (step 3 bounds that garbage by the live
-heap). Objects freed by reference counting go as usual, frozen or not, and the server's paths
-make no reference cycles: a request, a post fanned out to readers, a reader's whole life
-(tests/test_gc_freeze.py checks them with the collector off).
+heap, or an hour's worth). Objects freed by reference counting go as usual, frozen or not, and
+the server's paths make no reference cycles: a request, a post fanned out to readers, a
+reader's whole life (tests/test_gc_freeze.py checks them with the collector off).
 
 The collector is process-wide: an app embedded in a bigger process (or a test) turns this off
 (`gc_freeze = "off"`), and the app thaws what it froze when it stops.
@@ -37,9 +39,14 @@ from typing import Any
 log = logging.getLogger("realtime.gc")
 
 
+THAW_EVERY = 3600.0  # seconds, at least, between two thaws
+
+
 class GcFreezer:
-    def __init__(self) -> None:
+    def __init__(self, thaw_every: float = THAW_EVERY) -> None:
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._thaw_every = thaw_every
+        self._thawed_at = 0.0
         self._frozen_at_thaw = 0
         self.freezes = 0
         self.thaws = 0
@@ -50,6 +57,7 @@ class GcFreezer:
         gc.collect()
         gc.freeze()
         self._frozen_at_thaw = gc.get_freeze_count()
+        self._thawed_at = self._loop.time()
         gc.callbacks.append(self._collected)
 
     def stop(self) -> None:
@@ -70,8 +78,10 @@ class GcFreezer:
         gc.freeze()
         self.freezes += 1
         frozen = gc.get_freeze_count()
-        if frozen > 2 * self._frozen_at_thaw:
+        now = self._loop.time()
+        if frozen > 2 * self._frozen_at_thaw and now - self._thawed_at >= self._thaw_every:
             self.thaws += 1
+            self._thawed_at = now
             gc.unfreeze()
             found = gc.collect()
             gc.freeze()

@@ -60,6 +60,9 @@ from realtime.web.ws_frames import (
 )
 
 log = logging.getLogger("realtime.ws")
+# websockets' ServerProtocol logs "connection open" at INFO on every accept: a line per reader.
+_handshakes = logging.getLogger("realtime.ws.handshake")
+_handshakes.setLevel(logging.WARNING)
 # The key of `LeanEndpoints` in the lifespan state uvicorn hands every connection.
 LEAN_WS = "realtime.lean_ws"
 ARTICLES = "/ws/articles/"
@@ -118,7 +121,7 @@ def handshake(
 ) -> tuple[bytes, bool]:
     """The handshake response as `websockets` answers it, and whether it upgrades (101)."""
     values = Headers((name.decode("latin-1"), value.decode("latin-1")) for name, value in headers)
-    protocol = ServerProtocol(max_size=lean.max_size)
+    protocol = ServerProtocol(max_size=lean.max_size, logger=_handshakes)
     response = protocol.accept(Request(target.decode("latin-1"), values, method=method))
     allowed = lean.settings.allowed_origins
     if response.status_code == 101 and not origin_ok(
