@@ -26,7 +26,7 @@ from realtime.config import Settings
 from realtime.errors import AppError
 from realtime.live.hub import Hub
 from realtime.service import CommentService, timestamp
-from realtime.store import Store
+from realtime.store import Store, is_postgres_url
 from realtime.store.archive import (
     FORMAT_VERSION,
     ArticleRecord,
@@ -39,6 +39,7 @@ from realtime.store.archive import (
     export_records,
     import_records,
 )
+from realtime.store.postgres import without_password
 from realtime.store.sqlite import sqlite_path
 from realtime.wxr import WxrComment, WxrError, WxrPost, plain_text, read_wxr
 
@@ -126,7 +127,7 @@ async def _dispatch(args: argparse.Namespace, settings: Settings) -> str:
         comments = await backup(
             _existing(settings.db), args.file, busy_timeout_ms=settings.busy_timeout_ms
         )
-        return f"backed up {settings.db} to {args.file} ({comments} comments)"
+        return f"backed up {_shown(settings.db)} to {args.file} ({comments} comments)"
     if args.command == "export":
         return await export(settings, args.file, with_email=not args.no_email)
     if args.command == "import":
@@ -144,7 +145,8 @@ async def _dispatch(args: argparse.Namespace, settings: Settings) -> str:
 
 
 def _existing(db: str) -> str:
-    if not sqlite_path(db).is_file():
+    """The database, if it is there: an export or a backup never creates one."""
+    if not is_postgres_url(db) and not sqlite_path(db).is_file():
         raise PortabilityError(f"no database at {db}")
     return db
 
@@ -155,13 +157,14 @@ def _summary(summary: ImportSummary, source: str) -> str:
     return text + (f", {summary.skipped} already there)" if summary.skipped else ")")
 
 
+def _shown(db: str) -> str:
+    """The database as a message may name it: a PostgreSQL URL without its password."""
+    return without_password(db)[0] if is_postgres_url(db) else db
+
+
 @asynccontextmanager
 async def _store(settings: Settings) -> AsyncIterator[Store]:
-    store = await Store.open(
-        settings.db,
-        group_commit_max=settings.group_commit_max,
-        busy_timeout_ms=settings.busy_timeout_ms,
-    )
+    store = await Store.from_settings(settings)
     try:
         yield store
     finally:
@@ -172,18 +175,27 @@ async def _store(settings: Settings) -> AsyncIterator[Store]:
 
 
 async def export(settings: Settings, file: str, *, with_email: bool) -> str:
-    articles = comments = 0
-    records = export_records(_existing(settings.db), busy_timeout_ms=settings.busy_timeout_ms)
-    with _output(file) as out:
-        async for record in records:
-            if isinstance(record, CommentRecord):
-                comments += 1
-                if not with_email:
-                    record = msgspec.structs.replace(record, email=None)
-            articles += isinstance(record, ArticleRecord)
-            out.write(_encode(record) + b"\n")
+    _existing(settings.db)
+    async with _store(settings) as store:
+        with _output(file) as out:
+            articles, comments = await _write(export_records(store), out, with_email)
     where = "standard output" if file == "-" else file
     return f"exported {articles} articles and {comments} comments to {where}"
+
+
+async def _write(
+    records: AsyncIterator[Record], out: IO[bytes], with_email: bool
+) -> tuple[int, int]:
+    """One JSON line per record; returns how many articles and comments were written."""
+    articles = comments = 0
+    async for record in records:
+        if isinstance(record, CommentRecord):
+            comments += 1
+            if not with_email:
+                record = msgspec.structs.replace(record, email=None)
+        articles += isinstance(record, ArticleRecord)
+        out.write(_encode(record) + b"\n")
+    return articles, comments
 
 
 @contextmanager

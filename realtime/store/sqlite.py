@@ -10,14 +10,15 @@ from __future__ import annotations
 import itertools
 import logging
 import sqlite3
-from collections.abc import Iterable
+from collections.abc import AsyncIterator, Iterable
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import aiosqlite
 
 from realtime.store.db import Params, Row, Tx
 from realtime.store.file_guard import FileGuard
-from realtime.store.schema import migrate
+from realtime.store.schema import migrate, user_version
 
 READERS = 2
 SCHEME = "sqlite:"
@@ -61,10 +62,18 @@ class SqliteBackend:
     unavailable: tuple[type[BaseException], ...] = (sqlite3.Error,)
     integrity: tuple[type[BaseException], ...] = (sqlite3.IntegrityError,)
 
-    def __init__(self, writer: aiosqlite.Connection, readers: list[aiosqlite.Connection]) -> None:
+    def __init__(
+        self,
+        writer: aiosqlite.Connection,
+        readers: list[aiosqlite.Connection],
+        path: Path,
+        busy_timeout_ms: int,
+    ) -> None:
         self._writer = SqliteTx(writer)
         self._readers = [SqliteTx(conn) for conn in readers]
         self._next_reader = itertools.cycle(self._readers)
+        self.path = path
+        self._busy_timeout_ms = busy_timeout_ms
         self.file_guard = FileGuard({})  # `open` watches the files it opened
 
     @classmethod
@@ -78,7 +87,7 @@ class SqliteBackend:
         except BaseException:
             await writer.close()
             raise
-        backend = cls(writer, readers)
+        backend = cls(writer, readers, path, busy_timeout_ms)
         backend.file_guard = FileGuard.watch(path)  # the file just opened, and its -wal
         return backend
 
@@ -110,6 +119,20 @@ class SqliteBackend:
 
     async def ids_taken(self, tx: Tx, table: str, highest: int) -> None:
         """AUTOINCREMENT moves past explicit ids by itself."""
+
+    @asynccontextmanager
+    async def snapshot(self) -> AsyncIterator[SqliteTx]:
+        """Its own connection, so a long export holds no reader the server needs."""
+        conn = await connect(self.path, self._busy_timeout_ms)
+        try:
+            await conn.execute("BEGIN")  # the snapshot starts at the first read and lasts
+            yield SqliteTx(conn)
+            await conn.execute("COMMIT")
+        finally:
+            await conn.close()
+
+    async def schema_version(self) -> int:
+        return await user_version(self._writer.conn)
 
     async def close(self) -> None:
         for tx in [*self._readers, self._writer]:

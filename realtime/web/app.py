@@ -108,12 +108,10 @@ def create_app(settings: Settings) -> Starlette:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[dict[str, Any]]:
-        store = await Store.open(
-            settings.db,
-            group_commit_max=settings.group_commit_max,
-            busy_timeout_ms=settings.busy_timeout_ms,
+        store = await Store.from_settings(settings)
+        hub = make_hub(
+            settings.hub, settings.reader_backlog_bytes, StoreBackfill(store), settings.db
         )
-        hub = make_hub(settings.hub, settings.reader_backlog_bytes, StoreBackfill(store))
         await hub.start()
         service = CommentService(settings, store, hub)
         app.state.service = service

@@ -20,7 +20,7 @@ from starlette.requests import HTTPConnection
 from starlette.routing import WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from realtime.errors import Invalid
+from realtime.errors import Invalid, Unavailable
 from realtime.live.hub import HubStats, Message, Overflowed, Sink, Subscriber
 from realtime.models import Auth, CountsSnapshot, Ping, Pong, QueueSnapshot
 from realtime.service import CommentService, is_slug, slug_list
@@ -89,6 +89,9 @@ async def _admitted(websocket: WebSocket) -> AsyncIterator[CommentService | None
         return
     try:
         yield svc
+    except Unavailable as exc:  # the database is down or restarting: come back later
+        log.warning("closing a new reader: %s", exc.message)
+        await _close_quietly(websocket, status.WS_1013_TRY_AGAIN_LATER, "database unavailable")
     finally:
         svc.sockets.close(client)
 
