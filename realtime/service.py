@@ -39,6 +39,7 @@ from realtime.models import (
     WatchersEvent,
 )
 from realtime.moderation import Moderation
+from realtime.notify import Links, Notifier
 from realtime.store import Edited, NewComment, Posted, Removed, Store
 from realtime.topics import article_topic, count_topic
 
@@ -91,6 +92,8 @@ class CommentService:
         per_client = settings.max_readers_per_client if settings.rate_limit == "on" else None
         self.sockets = SocketCounter(settings.max_readers, per_client)
         self.moderation = Moderation(settings, store, hub, self._publish_posted)
+        self.notifier = Notifier(settings, store)  # started by the app's lifespan
+        self.links = Links(store, self.moderation)
         store.writer.settle_scope = hub.batch
 
     # ---- articles ----------------------------------------------------------------------------
@@ -193,6 +196,7 @@ class CommentService:
             body=body,
             created=timestamp(self.clock()),
             token_hash=b"",
+            notify=data.notify and email is not None,  # nowhere to send it without one
         )
 
     async def edit(self, comment_id: int, data: CommentEdit, bearer: str | None) -> Comment:

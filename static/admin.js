@@ -3,6 +3,7 @@
 // the token with the queue, or closes with 4403.
 
 import { AdminApi } from './admin-api.js';
+import { DeadNotices } from './admin-notices.js';
 import { Queue } from './admin-queue.js';
 import { AdminSocket } from './admin-socket.js';
 import { ThreadDesk } from './admin-thread.js';
@@ -66,6 +67,13 @@ class Desk {
       onShowArticle: (slug) => this.choose(slug, { scroll: true }),
       onAuthError: signOut,
     });
+    this.notices = new DeadNotices({
+      api: this.api,
+      list: $('notices'),
+      empty: $('notices-empty'),
+      refresh: $('notices-refresh'),
+      onAuthError: signOut,
+    });
     this.socket = new AdminSocket({
       url: () => this.api.wsUrl('/ws/admin'),
       token,
@@ -90,6 +98,7 @@ class Desk {
       this.accepted = true;
       this.onAccepted(this.token);
       this.loadArticles();
+      this.notices.load();
     }
     switch (event.type) {
       case 'queue':
@@ -179,6 +188,8 @@ function signOut(message = '') {
   stored.clear();
   $('queue').replaceChildren();
   $('thread').replaceChildren();
+  $('notices').replaceChildren();
+  document.title = 'Moderation · Realtime';
   document.title = t('site.title', { title: t('admin.title') });
   show(false);
   button.disabled = false;

@@ -17,6 +17,7 @@ from realtime.errors import Unavailable
 from realtime.models import ArticleIn
 from realtime.store import SchemaTooNew, Store, pg_schema
 from realtime.store.db import Tx, scalar
+from realtime.store.pg_notify import PgLink
 from realtime.store.postgres import dollar_params
 from tests.pg import PostgresServer, fetch_rows
 from tests.servers import ROOT, UNIT
@@ -206,3 +207,25 @@ async def test_change_numbers_follow_commit_order_across_processes(
     finally:
         job.release.set()
     assert (await edit).rev == await held + 1
+
+
+async def test_notify_link_takes_concurrent_publishes_on_one_connection(url: str) -> None:
+    """The hub's pump and its beats publish at once: both arrive, on one sending connection
+    (asyncpg refuses a second operation in progress; found by the race tests on the postgres
+    hub, where a lost envelope then waited for the read-back)."""
+    sender, listener = PgLink(url), PgLink(url)
+    try:
+        await listener.subscribe(["realtime:test"])
+        big = b"x" * 20_000  # split into parts, sent in one transaction
+        await asyncio.gather(
+            *(sender.publish("realtime:test", big if n % 2 else b"%d" % n) for n in range(20))
+        )
+        received = []
+        while len(received) < 20:
+            message = await listener.receive(5 * UNIT)
+            assert message is not None, f"only {len(received)} of 20 arrived"
+            received.append(message[1])
+        assert sorted(received) == sorted(big if n % 2 else b"%d" % n for n in range(20))
+    finally:
+        await sender.close()
+        await listener.close()

@@ -37,7 +37,12 @@ from tests.wsclient import Reader
 # is committed; a hub is the `hub` setting. A networked hub runs two servers: posts go to one,
 # readers read from the other, so every event crosses the hub.
 STORES = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
-HUBS = ["memory", pytest.param("redis", marks=pytest.mark.redis)]
+# The postgres hub (LISTEN/NOTIFY) needs the PostgreSQL store: conftest.py deselects it on SQLite.
+HUBS = [
+    "memory",
+    pytest.param("redis", marks=pytest.mark.redis),
+    pytest.param("postgres", marks=pytest.mark.postgres),
+]
 # How ws.py serves a reader: through the direct socket of `realtime.web.server`, or through the
 # ASGI `send` of any other server (uvicorn's own WebSocket protocol here).
 WEBSOCKETS = ["direct", "portable"]
@@ -89,6 +94,8 @@ def hub(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
         yield "memory://"
     elif request.param == "redis":
         yield request.getfixturevalue("redis_server").url  # tests/conftest.py
+    elif request.param == "postgres":
+        yield "postgres"  # LISTEN/NOTIFY on the store's own database
     else:
         raise AssertionError(f"no such hub: {request.param}")
 

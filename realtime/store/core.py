@@ -9,18 +9,22 @@ Methods return Structs, never rows, and raise domain errors.
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import msgspec
 
 from realtime.config import Settings
 from realtime.errors import NotFound, Unavailable
 from realtime.models import Article, ArticleIn, Comment, PendingComment
-from realtime.store import moderation
+from realtime.store import moderation, notices
 from realtime.store.backends import open_backend
 from realtime.store.db import Backend, Tx, scalar
-from realtime.store.group_commit import GroupCommitWriter, OnCommit
+from realtime.store.group_commit import GroupCommitWriter, OnCommit, Work
+from realtime.store.notices import Rules
+from realtime.store.outbox import Outbox
 
 _COMMENT_COLUMNS = "id, article, parent, author, avatar, body, created, edited"
 _PREFIXED_COLUMNS = ", ".join(f"comments.{name}" for name in _COMMENT_COLUMNS.split(", "))
@@ -29,6 +33,7 @@ _PREFIXED_COLUMNS = ", ".join(f"comments.{name}" for name in _COMMENT_COLUMNS.sp
 # so change numbers follow commit order, in each article and across them.
 _NEXT_REV = "SELECT coalesce(max(rev), 0) + 1 FROM comments WHERE rev > 0"
 _ARTICLE_COLUMNS = moderation.ARTICLE_COLUMNS
+T = TypeVar("T")
 
 
 class NewComment(msgspec.Struct, frozen=True, kw_only=True):
@@ -43,6 +48,7 @@ class NewComment(msgspec.Struct, frozen=True, kw_only=True):
     body: str
     created: str
     token_hash: bytes
+    notify: bool = False
 
 
 class Posted(msgspec.Struct, frozen=True):
@@ -86,6 +92,12 @@ class Store:
         self.backend = backend
         self.writer = GroupCommitWriter(backend, group_commit_max)
         self.avatar_key = b""
+        self.notify_key = b""
+        self.delivery_prefix = ""
+        # What changes write to the outbox (empty: nothing), and who to tell that they did.
+        self.rules = Rules()
+        self.outbox = Outbox(self.writer, backend)
+        self.on_outbox: Callable[[], None] = lambda: None
 
     @classmethod
     async def open(
@@ -102,6 +114,8 @@ class Store:
         store = cls(backend, group_commit_max)
         try:
             store.avatar_key = bytes.fromhex(await store._meta("avatar_key"))
+            store.notify_key = bytes.fromhex(await store._meta("notify_key"))
+            store.delivery_prefix = await store._meta("delivery_prefix")
         except BaseException:
             await backend.close()
             raise
@@ -268,7 +282,7 @@ class Store:
             comment_id = await scalar(
                 tx,
                 f"INSERT INTO comments ({moderation.NEW_COLUMNS})"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
                 msgspec.structs.astuple(new),
             )
             comment = Comment(
@@ -281,9 +295,11 @@ class Store:
                 new.created,
                 None,
             )
+            sender = (new.email, new.notify)
+            await notices.published(tx, self.rules, (comment, count), sender, time.time())
             return Posted(comment, count)
 
-        return await self.writer.submit(work, on_commit)
+        return await self._notifying(work, on_commit)
 
     async def edit_comment(
         self, comment_id: int, body: str, edited: str, on_commit: OnCommit[Edited] | None = None
@@ -297,9 +313,10 @@ class Store:
             if row is None:
                 raise NotFound(f"no comment {comment_id}")
             *comment, rev = row
+            await notices.edited(tx, self.rules, Comment(*comment), rev, time.time())
             return Edited(Comment(*comment), rev)
 
-        return await self.writer.submit(work, on_commit)
+        return await self._notifying(work, on_commit)
 
     async def delete_comment(
         self, comment_id: int, on_commit: OnCommit[Removed] | None = None
@@ -321,9 +338,12 @@ class Store:
                 "UPDATE articles SET count = count - 1 WHERE slug = ? RETURNING count",
                 (article,),
             )
-            return Removed(comment_id, article, int(count), int(rev))
+            removed = Removed(comment_id, article, int(count), int(rev))
+            change = (article, comment_id, removed.count, removed.rev)
+            await notices.deleted(tx, self.rules, change, time.time())
+            return removed
 
-        return await self.writer.submit(work, on_commit)
+        return await self._notifying(work, on_commit)
 
     # ---- moderation ------------------------------------------------------------------------
 
@@ -348,14 +368,20 @@ class Store:
     async def hold_comment(
         self, new: NewComment, reason: str, on_commit: OnCommit[PendingComment] | None = None
     ) -> PendingComment:
-        return await self.writer.submit(lambda tx: moderation.hold(tx, new, reason), on_commit)
+        async def work(tx: Tx) -> PendingComment:
+            held = await moderation.hold(tx, new, reason)
+            await notices.held(tx, self.rules, held, time.time())
+            return held
+
+        return await self._notifying(work, on_commit)
 
     async def approve(self, pending_id: int, on_commit: OnCommit[Posted] | None = None) -> Posted:
         async def work(tx: Tx) -> Posted:
-            comment, count = await moderation.approve(tx, pending_id)
+            comment, count, sender = await moderation.approve(tx, pending_id)
+            await notices.published(tx, self.rules, (comment, count), sender, time.time())
             return Posted(comment, count)
 
-        return await self.writer.submit(work, on_commit)
+        return await self._notifying(work, on_commit)
 
     async def reject(self, pending_id: int, on_commit: OnCommit[None] | None = None) -> None:
         await self.writer.submit(lambda tx: moderation.reject(tx, pending_id), on_commit)
@@ -363,6 +389,22 @@ class Store:
     async def set_closed(
         self, slug: str, closed: bool, on_commit: OnCommit[Article] | None = None
     ) -> Article:
+        async def work(tx: Tx) -> Article:
+            article = await moderation.set_closed(tx, slug, closed)
+            if closed:
+                await notices.closed(tx, self.rules, slug, time.time())
+            return article
+
+        return await self._notifying(work, on_commit)
+
+    async def set_subscription(self, subscriber_id: int, state: str) -> bool:
+        """Confirm or unsubscribe an address (by its subscriber id); False if that cannot be."""
         return await self.writer.submit(
-            lambda tx: moderation.set_closed(tx, slug, closed), on_commit
+            lambda tx: notices.set_subscription(tx, subscriber_id, state)
         )
+
+    async def _notifying(self, work: Work[T], on_commit: OnCommit[T] | None) -> T:
+        """Submit a write that may have added to the outbox, and wake the sender after it."""
+        result = await self.writer.submit(work, on_commit)
+        self.on_outbox()
+        return result

@@ -82,6 +82,9 @@ class PgLink:
         self._joiner = Joiner()
         self._token = secrets.token_hex(4)
         self._sent = 0
+        # The hub's pump (events) and its beats (watchers) both publish; an asyncpg connection
+        # takes one operation at a time, and two first publishes must not open two connections.
+        self._sending = asyncio.Lock()
 
     async def channel_prefix(self) -> str:
         """`realtime:{schema}`, the schema being the one the store's tables are in."""
@@ -136,6 +139,10 @@ class PgLink:
     async def publish(self, channel: str, data: bytes) -> None:
         self._sent += 1
         parts = split(data, f"{self._token}{self._sent}")
+        async with self._sending:
+            await self._send(channel, parts)
+
+    async def _send(self, channel: str, parts: list[str]) -> None:
         try:
             conn = self._sender
             if conn is None or conn.is_closed():
@@ -155,7 +162,8 @@ class PgLink:
 
     async def close(self) -> None:
         await self.unsubscribe()
-        sender, self._sender = self._sender, None
-        if sender is not None and not sender.is_closed():
-            with contextlib.suppress(*self.errors):
-                await sender.close(timeout=self._timeout)
+        async with self._sending:
+            sender, self._sender = self._sender, None
+            if sender is not None and not sender.is_closed():
+                with contextlib.suppress(*self.errors):
+                    await sender.close(timeout=self._timeout)

@@ -27,7 +27,7 @@ from realtime.models import ErrorBody, ErrorDetail
 from realtime.service import CommentService
 from realtime.store import Store
 from realtime.topics import COUNT_PREFIX
-from realtime.web import http, sse, ws
+from realtime.web import http, notify, sse, ws
 from realtime.web.counts_cache import CountsCache
 from realtime.web.descriptors import DESCRIPTORS, DescriptorBudget
 from realtime.web.files import static_dir
@@ -119,6 +119,7 @@ def create_app(settings: Settings) -> Starlette:
         metrics.bind(service)
         watchers = asyncio.create_task(service.announce_watchers(), name="watchers")
         descriptors.install(asyncio.get_running_loop())
+        await service.notifier.start()
         lean = LeanEndpoints(service, settings)
         try:
             with (
@@ -132,16 +133,19 @@ def create_app(settings: Settings) -> Starlette:
             watchers.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await watchers
+            await service.notifier.stop()  # hands unfinished attempts back, through the store
             await store.close()  # its last commits publish through the hub, so it closes first
             await hub.close()
 
+    pages = Pages(settings, headers)
     routes = [
         *http.routes,
+        *notify.routes,
         openapi_route(),
         *ws.routes,
         *sse.routes,
         client_config(settings),
-        *Pages(settings, headers).routes(),
+        *pages.routes(),
         Route("/metrics", metrics.endpoint),
         Mount("/static", StaticFiles(directory=files, check_dir=False), name="static"),
     ]
@@ -168,6 +172,7 @@ def create_app(settings: Settings) -> Starlette:
     )
     app.state.settings = settings
     app.state.counts_cache = CountsCache(settings.counts_cache_seconds)
+    app.state.pages = pages  # also renders the pages of the signed links (web/notify.py)
     return app
 
 
