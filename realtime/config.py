@@ -102,6 +102,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     vote_events_per_second: Annotated[float, Meta(gt=0, le=100)] = 4.0
     format: Literal["markdown", "text"] = "markdown"
     feed_size: Annotated[int, Meta(ge=1, le=500)] = 50
+    gc_freeze: Literal["on", "off"] = "on"
+    loop_stall_log_ms: Annotated[int, Meta(ge=0)] = 100
+    counts_cache_seconds: Annotated[float, Meta(ge=0)] = 5.0
 
 
 _FIELDS = set(Settings.__struct_fields__)
