@@ -56,10 +56,29 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     trusted_proxies: list[str] = msgspec.field(default_factory=list)
     busy_timeout_ms: Annotated[int, Meta(ge=0)] = 5000
     log_level: Literal["critical", "error", "warning", "info", "debug"] = "info"
+    # Word lists (reloaded by SIGHUP and from the admin page): whole words, any case or accent.
+    hold_words: list[str] = msgspec.field(default_factory=list)
+    refuse_words: list[str] = msgspec.field(default_factory=list)
+    client_address_days: Annotated[int, Meta(ge=0, le=3650)] = 30
+    backup_dir: str = ""
+    backup_interval_minutes: Annotated[float, Meta(ge=0)] = 0.0
+    backup_keep: Positive = 7
+
+    def __post_init__(self) -> None:
+        for key in ("hold_words", "refuse_words"):
+            for entry in getattr(self, key):
+                if not any(char.isalnum() for char in entry):
+                    raise ValueError(f"{key}: {entry!r} has no letter or digit to match")
 
 
 _FIELDS = set(Settings.__struct_fields__)
-_LIST_FIELDS = {"allowed_origins", "frame_ancestors", "trusted_proxies"}
+_LIST_FIELDS = {
+    "allowed_origins",
+    "frame_ancestors",
+    "trusted_proxies",
+    "hold_words",
+    "refuse_words",
+}
 
 
 def load_settings(

@@ -12,8 +12,9 @@ export class Queue {
    * @param {(slug: string) => string} titleOf
    * @param {(slug: string) => void} onShowArticle  open that article's published thread
    * @param {(error: Error) => void} onAuthError  the token was refused: sign out
+   * @param {(source, comment, card: () => Element) => Element} banButton  its "Ban…" button
    */
-  constructor({ api, list, count, empty, titleOf, onShowArticle, onAuthError }) {
+  constructor({ api, list, count, empty, titleOf, onShowArticle, onAuthError, banButton }) {
     this.api = api;
     this.list = list;
     this.countNode = count;
@@ -21,6 +22,7 @@ export class Queue {
     this.titleOf = titleOf;
     this.onShowArticle = onShowArticle;
     this.onAuthError = onAuthError;
+    this.banButton = banButton;
     this.items = new Map(); // pending id -> node
   }
 
@@ -85,7 +87,7 @@ export class Queue {
       id: `pending-${held.id}`,
       label: `Held comment by ${held.author}`,
       details,
-      actions: [approve, reject],
+      actions: [approve, reject, this.banButton('pending', held, () => node)],
     });
     node.querySelector('.adm-card').prepend(h('p', { class: 'adm-reason', text: `Held: ${held.reason}` }));
     const buttons = [approve, reject];

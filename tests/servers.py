@@ -85,8 +85,10 @@ class ProcessServer:
         port: int | None = None,
         env: dict[str, str] | None = None,
         log: Path | None = None,
+        args: list[str] | None = None,
     ) -> None:
         self.db = db
+        self.args = args or []  # more arguments to `realtime serve`
         self.port = port or free_port()
         self.env = {**os.environ, "REALTIME_RATE_LIMIT": "off", **(env or {})}
         self.log_path = log or db.with_suffix(".log")
@@ -104,6 +106,7 @@ class ProcessServer:
                     str(self.db),
                     "--port",
                     str(self.port),
+                    *self.args,
                 ],
                 stdout=log,
                 stderr=subprocess.STDOUT,

@@ -18,6 +18,7 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 if TYPE_CHECKING:
+    from realtime.backups import AutoBackup
     from realtime.service import CommentService
 
 
@@ -37,10 +38,12 @@ class Metrics:
             registry=self.registry,
         )
         self._service: CommentService | None = None
+        self._backups: AutoBackup | None = None
         self.registry.register(self)
 
-    def bind(self, service: CommentService) -> None:
+    def bind(self, service: CommentService, backups: AutoBackup | None = None) -> None:
         self._service = service
+        self._backups = backups
         service.store.writer.stats.observers.append(
             lambda seconds, _jobs: self.commit_seconds.observe(seconds)
         )
@@ -60,6 +63,21 @@ class Metrics:
             ("realtime_group_commit_jobs", "Writes in those transactions", writer.jobs),
         ):
             yield CounterMetricFamily(name, text, value=value)
+        yield from self._collect_backups()
+
+    def _collect_backups(self) -> Iterator[Metric]:
+        if self._backups is None:
+            return
+        stats = self._backups.stats
+        yield CounterMetricFamily("realtime_backups", "Automatic backups taken", value=stats.taken)
+        yield CounterMetricFamily(
+            "realtime_backup_failures", "Automatic backups that failed", value=stats.failed
+        )
+        yield GaugeMetricFamily(
+            "realtime_last_backup_timestamp_seconds",
+            "Unix time of the newest good automatic backup (0: none yet)",
+            value=stats.last_success,
+        )
 
     async def endpoint(self, request: Request) -> Response:
         return Response(generate_latest(self.registry), media_type=CONTENT_TYPE_LATEST)

@@ -13,10 +13,12 @@ from __future__ import annotations
 from typing import Any
 
 import uvicorn
+from uvicorn.protocols.utils import ClientDisconnected
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 from websockets.http11 import Request
 
 from realtime.config import Settings
+from realtime.web import lognoise
 from realtime.web.ws import DIRECT_EXTENSION
 
 
@@ -69,6 +71,10 @@ class DirectWebSocketProtocol(WebSocketsSansIOProtocol):
         super().shutdown()
 
     async def send(self, message: Any) -> None:
+        if message["type"] == "websocket.send" and self.close_sent and self.handshake_complete:
+            # The connection has already failed (the client sent a bad frame) before the app
+            # heard of it: for the app that is a disconnect, not a misuse of ASGI to log.
+            raise ClientDisconnected()
         await super().send(message)
         if message["type"] == "websocket.accept" and self.handshake_complete:
             # The handshake request and response are never read again: ~4 KiB per reader.
@@ -82,7 +88,13 @@ class DirectWebSocketProtocol(WebSocketsSansIOProtocol):
             scope["extensions"][DIRECT_EXTENSION] = DirectSocket(self)
 
 
+def quiet_client_noise() -> None:
+    """What clients get wrong is logged in one line at most, rate-limited (`lognoise`)."""
+    lognoise.install()
+
+
 def uvicorn_config(app: Any, settings: Settings, **overrides: Any) -> uvicorn.Config:
+    quiet_client_noise()
     options: dict[str, Any] = {
         "host": settings.host,
         "port": settings.port,

@@ -11,15 +11,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
-from typing import Protocol
+from collections.abc import AsyncIterator, Coroutine
+from typing import Any, Protocol
 
 import msgspec
 from starlette import status
 from starlette.routing import WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from realtime.errors import Invalid
+from realtime.errors import AppError, Invalid
 from realtime.live.hub import HubStats, Message, Overflowed, Sink, Subscriber
 from realtime.models import (
     Auth,
@@ -91,6 +91,8 @@ async def _admitted(websocket: WebSocket) -> AsyncIterator[CommentService | None
         return
     try:
         yield svc
+    except WebSocketDisconnect:
+        pass  # the client left, or broke the protocol, while we were sending: not our error
     finally:
         svc.sockets.close(client)
 
@@ -200,7 +202,8 @@ async def counts_stream(websocket: WebSocket) -> None:
 
 
 async def admin_stream(websocket: WebSocket) -> None:
-    """Moderators: `{"type":"auth","token":…}` first, then the queue and its changes, live."""
+    """Moderators: `{"type":"auth","token":…}` first, then the queue and its changes, live, until
+    the token is revoked (4403)."""
     async with _admitted(websocket) as svc:
         if svc is None:
             return
@@ -210,13 +213,35 @@ async def admin_stream(websocket: WebSocket) -> None:
         except (TimeoutError, msgspec.MsgspecError, KeyError, WebSocketDisconnect):
             await _close_quietly(websocket, status.WS_1008_POLICY_VIOLATION, "auth first")
             return
-        if not svc.is_admin(token):
-            await websocket.close(WS_4403_FORBIDDEN, "not the admin token")
+        try:
+            actor = await svc.moderators.authenticate(token)
+        except AppError as refused:
+            await websocket.close(WS_4403_FORBIDDEN, refused.message[:120])
             return
-        async with svc.hub.subscribe([ADMIN_TOPIC]) as subscriber:
-            queue = await svc.moderation.pending(None)
-            await websocket.send_text(_encode(QueueSnapshot(pending=queue)).decode())
-            await _serve(websocket, subscriber, 0)
+        revoked = await svc.moderators.open_session(actor)
+        try:
+            async with svc.hub.subscribe([ADMIN_TOPIC]) as subscriber:
+                queue = await svc.moderation.pending(None)
+                await websocket.send_text(_encode(QueueSnapshot(pending=queue)).decode())
+                await _until(revoked, _serve(websocket, subscriber, 0))
+        finally:
+            svc.moderators.close_session(actor, revoked)
+        if revoked.is_set():
+            await _close_quietly(websocket, WS_4403_FORBIDDEN, "this moderator's token was revoked")
+
+
+async def _until(event: asyncio.Event, serving: Coroutine[Any, Any, None]) -> None:
+    """Serve until the client leaves or `event` is set, whichever comes first."""
+    served = asyncio.ensure_future(serving)
+    stopped = asyncio.ensure_future(event.wait())
+    try:
+        await asyncio.wait({served, stopped}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in (served, stopped):
+            task.cancel()
+        outcomes = await asyncio.gather(served, stopped, return_exceptions=True)
+    if isinstance(outcomes[0], Exception):
+        raise outcomes[0]  # a failure of the serving itself, not of the wait
 
 
 async def _close_quietly(websocket: WebSocket, code: int, reason: str) -> None:
