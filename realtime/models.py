@@ -328,3 +328,40 @@ class Forgotten(msgspec.Struct):
     comments: int
     pending: int
     bans: int
+
+
+class StoredComment(msgspec.Struct):
+    """A comment as the database keeps it, for its author's copy of their data."""
+
+    id: int
+    article: str
+    parent: int | None
+    author: str
+    avatar: str
+    body: str
+    created: str
+    edited: str | None
+    status: str
+    network: str | None
+
+
+class StoredHeld(msgspec.Struct):
+    id: int
+    article: str
+    parent: int | None
+    author: str
+    avatar: str
+    body: str
+    created: str
+    reason: str
+    network: str | None
+
+
+class CommenterData(msgspec.Struct):
+    """Everything stored about one e-mail address (`realtime export --email`, the admin API)."""
+
+    email: str
+    exported: str
+    comments: list[StoredComment]
+    pending: list[StoredHeld]
+    bans: list[Ban]

@@ -14,11 +14,11 @@ import logging
 from collections.abc import Callable
 from datetime import datetime
 
-from realtime.models import ForgetIn, Forgotten, timestamp
+from realtime.models import CommenterData, ForgetIn, Forgotten, timestamp
 from realtime.moderators.actors import Actor
 from realtime.moderators.bans import Bans
 from realtime.store import Edited, Removed, Store
-from realtime.store.privacy import Commenter, CommenterData, Forgetting
+from realtime.store.privacy import Commenter, Forgetting
 
 log = logging.getLogger("realtime.moderators")
 

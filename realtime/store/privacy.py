@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import msgspec
 
-from realtime.models import Ban, Comment
+from realtime.models import Comment, CommenterData, StoredComment, StoredHeld
 from realtime.store.audit import Note, record
 from realtime.store.bans import BAN_COLUMNS, ban_from
 from realtime.store.db import Backend, Tx, scalar
@@ -52,43 +52,6 @@ class Forgetting(msgspec.Struct, frozen=True):
     removed: list[Removed]
     pending: list[int]
     bans: int
-
-
-class StoredComment(msgspec.Struct):
-    """A comment as the database keeps it, for its author's copy of their data."""
-
-    id: int
-    article: str
-    parent: int | None
-    author: str
-    avatar: str
-    body: str
-    created: str
-    edited: str | None
-    status: str
-    network: str | None
-
-
-class StoredHeld(msgspec.Struct):
-    id: int
-    article: str
-    parent: int | None
-    author: str
-    avatar: str
-    body: str
-    created: str
-    reason: str
-    network: str | None
-
-
-class CommenterData(msgspec.Struct):
-    """Everything stored about one e-mail address (`realtime export --email`)."""
-
-    email: str
-    exported: str
-    comments: list[StoredComment]
-    pending: list[StoredHeld]
-    bans: list[Ban]
 
 
 class PrivacyStore:
