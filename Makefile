@@ -19,6 +19,7 @@ lint: $(VENV)/.installed-test
 
 check-system:
 	scripts/system-deps.sh
+	scripts/axe-core.sh
 
 bench: $(VENV)/.installed-test
 	$(BIN)/python bench/fanout.py
@@ -34,4 +35,4 @@ $(VENV)/.installed-test: $(VENV)/.installed
 	touch $@
 
 clean:
-	rm -rf $(VENV) data .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) data .pytest_cache .mypy_cache .ruff_cache node_modules

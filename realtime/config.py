@@ -45,6 +45,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     ws_max_frame_bytes: Annotated[int, Meta(ge=64)] = 4096
     reader_backlog_bytes: Annotated[int, Meta(ge=1024)] = 1 << 20
     watchers_interval_seconds: Annotated[float, Meta(gt=0)] = 1.0
+    sse_keepalive_seconds: Annotated[float, Meta(gt=0)] = 15.0
     page_limit_default: Annotated[int, Meta(ge=1, le=500)] = 100
     group_commit_max: Positive = 256
     comments_per_minute: Annotated[float, Meta(gt=0)] = 5.0
@@ -55,6 +56,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     frame_ancestors: list[str] = msgspec.field(default_factory=list)
     trusted_proxies: list[str] = msgspec.field(default_factory=list)
     busy_timeout_ms: Annotated[int, Meta(ge=0)] = 5000
+    event_loop: Literal["auto", "asyncio", "uvloop"] = "auto"
     log_level: Literal["critical", "error", "warning", "info", "debug"] = "info"
     # Word lists (reloaded by SIGHUP and from the admin page): whole words, any case or accent.
     hold_words: list[str] = msgspec.field(default_factory=list)
@@ -63,6 +65,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     backup_dir: str = ""
     backup_interval_minutes: Annotated[float, Meta(ge=0)] = 0.0
     backup_keep: Positive = 7
+    language: Literal["en", "nb"] = "en"
 
     def __post_init__(self) -> None:
         for key in ("hold_words", "refuse_words"):

@@ -12,7 +12,7 @@
     ├── Invalid          422  a field out of bounds (the field is named)
     │   └── RefusedWord  422  a word on the `refuse_words` list (code "refused_word")
     ├── RateLimited      429  too many requests from one client (with Retry-After)
-    └── Unavailable      503  the database cannot take the write right now
+    └── Unavailable      503  the database cannot take the write right now (with Retry-After)
 
 `render_error` turns one into `{"error": {...}}`; `from_validation` reads the field name out of a
 msgspec message ("... - at `$.body`").
@@ -31,6 +31,8 @@ from realtime.models import ErrorBody, ErrorDetail
 class AppError(Exception):
     status: ClassVar[int] = 500
     code: ClassVar[str] = "internal"
+    # Seconds a client should wait before trying again (the Retry-After header), if it should.
+    retry_after: int | None = None
 
     def __init__(self, message: str, field: str | None = None) -> None:
         super().__init__(message)
@@ -97,6 +99,10 @@ class Invalid(AppError):
 class RefusedWord(Invalid):
     code = "refused_word"
 
+    def __init__(self, message: str, field: str, word: str) -> None:
+        super().__init__(message, field)
+        self.word = word  # the list's entry that matched, for the reader's own language
+
 
 class RateLimited(AppError):
     status = 429
@@ -110,6 +116,8 @@ class RateLimited(AppError):
 class Unavailable(AppError):
     status = 503
     code = "unavailable"
+    # A full disk or a locked database may take a while; clients should not hammer it meanwhile.
+    retry_after = 5
 
 
 _AT_PATH = re.compile(r" - at `\$\.?([^`]*)`$")
@@ -133,8 +141,8 @@ def from_validation(exc: msgspec.ValidationError) -> Invalid:
 def _friendly(text: str) -> str:
     if "length >= 1" in text:
         return "must not be empty"
-    if "matching regex '^[^\\\\x00]*$'" in text:
-        return "must not contain NUL characters"
+    if "matching regex '^[^\\\\x00]*[^" in text:
+        return "must not be blank or contain NUL characters"
     if "matching regex '^[^@" in text:
         return "must be an e-mail address"
     return text

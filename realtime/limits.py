@@ -67,19 +67,22 @@ class RepeatGuard:
 
 
 class SocketCounter:
-    """Open WebSockets, in all and per client address."""
+    """Open WebSockets, in all and per client address; refusals counted by the limit reached."""
 
     def __init__(self, total: int, per_client: int | None) -> None:
         self.total_limit = total
         self.per_client_limit = per_client
         self.open = 0
         self._by_client: dict[str, int] = {}
+        self.refused = {"max_readers": 0, "max_readers_per_client": 0}
 
     def try_open(self, client: str) -> bool:
         held = self._by_client.get(client, 0)
         if self.open >= self.total_limit:
+            self.refused["max_readers"] += 1
             return False
         if self.per_client_limit is not None and held >= self.per_client_limit:
+            self.refused["max_readers_per_client"] += 1
             return False
         self.open += 1
         self._by_client[client] = held + 1

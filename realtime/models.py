@@ -22,10 +22,17 @@ PAGE_MAX = 500
 COUNTS_MAX = 200
 
 SLUG_PATTERN = r"^[a-z0-9][a-z0-9-]{0,127}$"
-# Any text without NUL characters (SQLite and browsers treat NUL badly; the API refuses it).
-NO_NUL = r"^[^\x00]*$"
+# Python's whitespace, what `str.strip()` removes: a text made only of it is blank.
+PY_SPACE = r"\t\n\x0b\x0c\r\x1c-\x20\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+# A text without NUL characters (SQLite and browsers treat NUL badly; the API refuses it) and
+# not blank (the service strips it): what the OpenAPI document promises is what is accepted.
+NOT_BLANK = rf"^[^\x00]*[^\x00{PY_SPACE}][^\x00]*$"
+# Controls and every kind of space, spelled out: Python's `\s` (what the server checks) and
+# JSON Schema's (ECMA-262, what the OpenAPI document promises) are not the same set.
+NO_SPACE = r"\x00-\x20\x7f\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff"
 # Deliberately loose: one @, something on each side, a dot in the domain, no spaces.
-EMAIL_PATTERN = r"^[^@\s\x00]+@[^@\s\x00]+\.[^@\s\x00]+$"
+EMAIL_PATTERN = rf"^[^@{NO_SPACE}]+@[^@{NO_SPACE}]+\.[^@{NO_SPACE}]+$"
+URL_PATTERN = rf"^https?://[^{NO_SPACE}]+$"
 
 Slug = Annotated[str, Meta(pattern=SLUG_PATTERN)]
 ID_MAX = 2**63 - 1  # the largest SQLite INTEGER
@@ -47,13 +54,13 @@ class Base(msgspec.Struct, forbid_unknown_fields=True):
 
 
 class ArticleIn(Base):
-    title: Annotated[str, Meta(min_length=1, max_length=TITLE_MAX, pattern=NO_NUL)]
-    url: Annotated[str, Meta(max_length=URL_MAX, pattern=r"^https?://[^\s\x00]+$")] | None = None
+    title: Annotated[str, Meta(min_length=1, max_length=TITLE_MAX, pattern=NOT_BLANK)]
+    url: Annotated[str, Meta(max_length=URL_MAX, pattern=URL_PATTERN)] | None = None
 
 
 class CommentIn(Base):
-    author: Annotated[str, Meta(min_length=1, max_length=AUTHOR_MAX, pattern=NO_NUL)]
-    body: Annotated[str, Meta(min_length=1, max_length=BODY_MAX, pattern=NO_NUL)]
+    author: Annotated[str, Meta(min_length=1, max_length=AUTHOR_MAX, pattern=NOT_BLANK)]
+    body: Annotated[str, Meta(min_length=1, max_length=BODY_MAX, pattern=NOT_BLANK)]
     email: Annotated[str, Meta(max_length=EMAIL_MAX, pattern=EMAIL_PATTERN)] | None = None
     parent: CommentId | None = None
     # Honeypot: a field people never see and bots fill in; a comment with it is held.
@@ -61,7 +68,7 @@ class CommentIn(Base):
 
 
 class CommentEdit(Base):
-    body: Annotated[str, Meta(min_length=1, max_length=BODY_MAX, pattern=NO_NUL)]
+    body: Annotated[str, Meta(min_length=1, max_length=BODY_MAX, pattern=NOT_BLANK)]
 
 
 # ---- outbound --------------------------------------------------------------------------------
@@ -274,11 +281,11 @@ class ModeratorInfo(msgspec.Struct):
 
 
 class BanIn(Base):
-    """Ban the poster of a comment: by their network, their e-mail, or both."""
+    """Ban the poster of a comment: by their network, their e-mail, or both (`on`). A ban uses
+    what the comment still keeps of those; keeping neither is a 409."""
 
-    reason: Annotated[str, Meta(min_length=1, max_length=500, pattern=NO_NUL)]
-    address: bool = True
-    email: bool = True
+    reason: Annotated[str, Meta(min_length=1, max_length=500, pattern=NOT_BLANK)]
+    on: Literal["network", "email", "both"] = "both"
     minutes: Annotated[int, Meta(ge=1, le=100 * 366 * 24 * 60)] | None = None  # null: for good
 
 

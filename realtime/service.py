@@ -58,6 +58,8 @@ _encode = msgspec.json.Encoder().encode
 _slug_re = re.compile(SLUG_PATTERN)
 
 Clock = Callable[[], datetime]
+# The one answer to a token that may not change a comment, whether the comment exists or not.
+NOT_YOURS = "this token does not allow changing that comment"
 
 
 def is_slug(text: str) -> bool:
@@ -199,6 +201,7 @@ class CommentService:
                     f"{what} contains “{word}”, which this site does not accept"
                     " (rule: refuse_words)",
                     field,
+                    word,
                 )
 
     def _kept(self, poster: Client) -> dict[str, str | bytes | None]:
@@ -273,16 +276,19 @@ class CommentService:
     # ---- authorization -----------------------------------------------------------------------
 
     async def _authorize(self, comment_id: int, bearer: str | None) -> Actor | None:
-        """The comment's author within the edit window (None), or a moderator (their Actor)."""
+        """The comment's author within the edit window (None), or a moderator (their Actor).
+        The credentials first, then the comment: a token that is neither a moderator's nor this
+        comment's author's gets the same 403 whether the id exists or not."""
         if bearer is None:
             raise Unauthorized("the comment's author token is required")
         owner = await self.store.authorship(comment_id)
-        if owner is None:
-            raise NotFound(f"no comment {comment_id}")
-        if not hmac.compare_digest(hash_token(bearer), owner.token_hash):
-            actor = await self.moderators.identify(bearer)
-            if actor is None:
-                raise Forbidden("this token does not belong to that comment")
+        author = owner is not None and hmac.compare_digest(hash_token(bearer), owner.token_hash)
+        actor = None if author else await self.moderators.identify(bearer)
+        if not author and actor is None:
+            raise Forbidden(NOT_YOURS)
+        if owner is None or not owner.published:
+            raise NotFound(f"no comment {comment_id}")  # to a moderator, or to its own author
+        if actor is not None:
             return actor
         created = datetime.fromisoformat(owner.created)
         if self.clock() > created + timedelta(seconds=self.settings.edit_window_seconds):

@@ -39,8 +39,8 @@ export class AdminApi extends Api {
   }
 
   /** Ban the poster of a comment: source is 'comments' (published) or 'pending' (held). */
-  ban(source, id, { reason, address, email, minutes }) {
-    return this.admin('POST', `/api/admin/${source}/${id}/ban`, { reason, address, email, minutes });
+  ban(source, id, { reason, on, minutes }) {
+    return this.admin('POST', `/api/admin/${source}/${id}/ban`, { reason, on, minutes });
   }
 
   bans({ q = '', all = false, before = null } = {}) {

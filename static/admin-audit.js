@@ -2,21 +2,24 @@
 // word lists, which any moderator may reload from the settings without a restart.
 
 import { isAuthError } from './admin-api.js';
+import { actorName } from './admin-bans.js';
 import { h } from './dom.js';
 import { fullDate } from './format.js';
+import { t } from './i18n.js';
 
+// Each action as a sentence: {actor} and {target} in the page's language.
 const ACTIONS = {
-  approve: 'approved',
-  reject: 'rejected',
-  delete: 'deleted',
-  edit: 'edited',
-  close: 'closed',
-  reopen: 'reopened',
-  ban: 'banned the poster of',
-  unban: 'lifted a ban on',
-  forget: 'forgot a commenter',
-  'moderator-add': 'added a moderator',
-  'moderator-revoke': 'revoked a moderator',
+  approve: (p) => t('admin.audit.approve', p),
+  reject: (p) => t('admin.audit.reject', p),
+  delete: (p) => t('admin.audit.delete', p),
+  edit: (p) => t('admin.audit.edit', p),
+  close: (p) => t('admin.audit.close', p),
+  reopen: (p) => t('admin.audit.reopen', p),
+  ban: (p) => t('admin.audit.ban', p),
+  unban: (p) => t('admin.audit.unban', p),
+  forget: (p) => t('admin.audit.forget', p),
+  'moderator-add': (p) => t('admin.audit.moderator_add', p),
+  'moderator-revoke': (p) => t('admin.audit.moderator_revoke', p),
 };
 
 export class AuditLog {
@@ -59,20 +62,19 @@ export class AuditLog {
   }
 }
 
+/** One entry. Its `detail` (the server's English) is left out: the bans list says the rest. */
 function item(entry) {
-  const target = [
-    entry.comment !== null ? `comment #${entry.comment}` : null,
-    entry.comment === null && entry.pending !== null ? `held comment #${entry.pending}` : null,
-    entry.comment === null && entry.pending === null && entry.article ? entry.article : null,
-  ].filter(Boolean);
-  const what = `${entry.actor} ${ACTIONS[entry.action] ?? entry.action}${target.length ? ` ${target.join(' ')}` : ''}`;
+  let target = entry.article ?? '';
+  if (entry.comment !== null) target = t('admin.audit_comment', { id: entry.comment });
+  else if (entry.pending !== null) target = t('admin.audit_held', { id: entry.pending });
+  const params = { actor: actorName(entry.actor), target };
+  const what = ACTIONS[entry.action]?.(params) ?? `${params.actor}: ${entry.action}`;
   return h(
     'li',
     { class: 'adm-audit-item', dataset: { id: entry.id, action: entry.action } },
     h('time', { datetime: entry.at, text: fullDate(entry.at) }),
     ' ',
     h('span', { class: 'adm-audit-what', text: what }),
-    entry.detail ? h('span', { class: 'adm-audit-detail', text: ` — ${entry.detail}` }) : null,
   );
 }
 
@@ -82,14 +84,15 @@ export class WordsPanel {
     this.summary = summary;
     this.button = button;
     this.onAuthError = onAuthError;
-    button.addEventListener('click', () => this.load(() => this.api.reloadWords(), 'Reloaded. '));
+    button.addEventListener('click', () => this.load(() => this.api.reloadWords(), true));
   }
 
-  async load(request = () => this.api.words(), prefix = '') {
+  async load(request = () => this.api.words(), reloaded = false) {
     this.button.disabled = true;
     try {
       const lists = await request();
-      this.summary.textContent = `${prefix}${list('Held for a moderator', lists.hold_words)} ${list('Refused', lists.refuse_words)}`;
+      const summary = t('admin.words_summary', { hold: list(lists.hold_words), refuse: list(lists.refuse_words) });
+      this.summary.textContent = reloaded ? t('admin.words_reloaded', { summary }) : summary;
     } catch (error) {
       if (isAuthError(error)) return this.onAuthError(error);
       this.summary.textContent = error.message;
@@ -99,6 +102,6 @@ export class WordsPanel {
   }
 }
 
-function list(label, words) {
-  return `${label}: ${words.length ? words.map((word) => `“${word}”`).join(', ') : 'none'}.`;
+function list(words) {
+  return words.length ? words.map((word) => t('admin.word', { word })).join(', ') : t('admin.words_none');
 }

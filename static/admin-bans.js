@@ -6,12 +6,14 @@ import { isAuthError } from './admin-api.js';
 import { setBusy } from './admin-card.js';
 import { h, uid } from './dom.js';
 import { fullDate } from './format.js';
+import { t } from './i18n.js';
 
-const DURATIONS = [
-  ['1440', '1 day'],
-  ['10080', '1 week'],
-  ['43200', '30 days'],
-  ['', 'For good'],
+// Minutes, and what the moderator picks them by ('' is for good).
+const DURATIONS = () => [
+  ['1440', t('admin.ban_day')],
+  ['10080', t('admin.ban_week')],
+  ['43200', t('admin.ban_month')],
+  ['', t('admin.ban_forever')],
 ];
 
 export class Bans {
@@ -42,7 +44,7 @@ export class Bans {
     return h('button', {
       type: 'button',
       class: 'rt-action adm-ban',
-      text: 'Ban…',
+      text: t('admin.ban'),
       onclick: () => this.open(source, comment, card()),
     });
   }
@@ -60,17 +62,22 @@ export class Bans {
     const reason = h('input', { id: `${id}-reason`, name: 'reason', type: 'text', maxlength: 500, required: true, autocomplete: 'off' });
     const address = h('input', { id: `${id}-address`, name: 'address', type: 'checkbox', checked: true });
     const email = h('input', { id: `${id}-email`, name: 'email', type: 'checkbox', checked: true });
-    const duration = h('select', { id: `${id}-duration`, name: 'duration' }, DURATIONS.map(([value, text]) => h('option', { value, text })));
+    const duration = h('select', { id: `${id}-duration`, name: 'duration' }, DURATIONS().map(([value, text]) => h('option', { value, text })));
     const status = h('p', { class: 'rt-error adm-ban-status', role: 'alert', hidden: true });
-    const submit = h('button', { type: 'submit', class: 'rt-button adm-ban-submit', text: 'Ban' });
-    const cancel = h('button', { type: 'button', class: 'rt-button rt-button-quiet', text: 'Cancel' });
+    const submit = h('button', { type: 'submit', class: 'rt-button adm-ban-submit', text: t('admin.ban_submit') });
+    const cancel = h('button', { type: 'button', class: 'rt-button rt-button-quiet', text: t('admin.cancel') });
     const form = h(
       'form',
-      { class: 'adm-ban-form', novalidate: true, 'aria-label': `Ban ${comment.author}` },
-      h('p', { class: 'adm-ban-title', text: `Ban ${comment.author} from commenting` }),
-      h('div', { class: 'adm-ban-checks' }, check(address, `${id}-address`, 'Their network'), check(email, `${id}-email`, 'Their e-mail')),
-      h('div', { class: 'rt-field' }, h('label', { for: `${id}-duration`, text: 'For' }), duration),
-      h('div', { class: 'rt-field' }, h('label', { for: `${id}-reason`, text: 'Reason' }), reason),
+      { class: 'adm-ban-form', novalidate: true, 'aria-label': t('admin.ban_label', { author: comment.author }) },
+      h('p', { class: 'adm-ban-title', text: t('admin.ban_title', { author: comment.author }) }),
+      h(
+        'div',
+        { class: 'adm-ban-checks' },
+        check(address, `${id}-address`, t('admin.ban_network')),
+        check(email, `${id}-email`, t('admin.ban_email')),
+      ),
+      h('div', { class: 'rt-field' }, h('label', { for: `${id}-duration`, text: t('admin.ban_for') }), duration),
+      h('div', { class: 'rt-field' }, h('label', { for: `${id}-reason`, text: t('admin.ban_reason') }), reason),
       status,
       h('div', { class: 'adm-ban-actions' }, submit, cancel),
     );
@@ -81,8 +88,13 @@ export class Bans {
         status.textContent = message;
         status.hidden = !message;
       };
+      if (!address.checked && !email.checked) {
+        say(t('admin.ban_what_missing'));
+        address.focus();
+        return;
+      }
       if (!reason.value.trim()) {
-        say('Please give a reason.');
+        say(t('admin.ban_reason_missing'));
         reason.focus();
         return;
       }
@@ -91,11 +103,10 @@ export class Bans {
       try {
         const ban = await this.api.ban(source, comment.id, {
           reason: reason.value.trim(),
-          address: address.checked,
-          email: email.checked,
+          on: address.checked && email.checked ? 'both' : address.checked ? 'network' : 'email',
           minutes,
         });
-        form.replaceChildren(h('p', { class: 'adm-ban-done', role: 'status', text: `Banned: ${describe(ban)}.` }));
+        form.replaceChildren(h('p', { class: 'adm-ban-done', role: 'status', text: t('admin.banned', { what: describe(ban) }) }));
         this.load();
         this.onChange();
       } catch (error) {
@@ -120,20 +131,23 @@ export class Bans {
     }
     if (generation !== this.generation) return; // a newer search is on its way
     this.list.replaceChildren(...found.bans.map((ban) => this.item(ban)));
-    this.empty.textContent = this.search.value.trim() ? 'No ban matches.' : 'No bans in force.';
+    this.empty.textContent = t(this.search.value.trim() ? 'admin.bans_no_match' : 'admin.bans_empty');
     this.empty.hidden = found.bans.length > 0;
   }
 
   item(ban) {
     const status = h('span', { class: 'adm-status', role: 'status' });
     const lift = ban.active
-      ? h('button', { type: 'button', class: 'rt-action adm-lift', text: 'Lift', onclick: () => this.lift(ban, lift, status) })
+      ? h('button', { type: 'button', class: 'rt-action adm-lift', text: t('admin.lift'), onclick: () => this.lift(ban, lift, status) })
       : null;
     return h(
       'li',
-      { class: 'adm-ban-item', dataset: { id: ban.id }, 'aria-label': `Ban ${ban.id}` },
+      { class: 'adm-ban-item', dataset: { id: ban.id }, 'aria-label': t('admin.ban_item', { id: ban.id }) },
       h('p', { class: 'adm-ban-what', text: describe(ban) }),
-      h('p', { class: 'adm-ban-why', text: `“${ban.reason}” · ${ban.author} · by ${ban.moderator}, ${fullDate(ban.created)}` }),
+      h('p', {
+        class: 'adm-ban-why',
+        text: t('admin.ban_why', { reason: ban.reason, author: ban.author, moderator: actorName(ban.moderator), date: fullDate(ban.created) }),
+      }),
       h('p', { class: 'adm-ban-state' }, state(ban), ' ', lift, ' ', status),
     );
   }
@@ -159,12 +173,20 @@ function check(input, id, text) {
 
 /** "203.0.113.0/24 and e-mail, for good" */
 export function describe(ban) {
-  const on = [ban.address, ban.email ? 'e-mail' : null].filter(Boolean).join(' and ');
-  return `${on}, ${ban.expires ? `until ${fullDate(ban.expires)}` : 'for good'}`;
+  const email = t('admin.ban_on_email');
+  let on = ban.address ?? email;
+  if (ban.address && ban.email) on = t('admin.ban_both', { network: ban.address, email });
+  return ban.expires ? t('admin.ban_until', { on, date: fullDate(ban.expires) }) : t('admin.ban_for_good', { on });
 }
 
 function state(ban) {
-  if (ban.lifted) return `Lifted by ${ban.lifted_by}.`;
-  if (!ban.active) return 'Expired.';
-  return 'In force.';
+  if (ban.lifted) return t('admin.ban_lifted', { moderator: actorName(ban.lifted_by) });
+  return t(ban.active ? 'admin.ban_in_force' : 'admin.ban_expired');
+}
+
+/** A moderator's name as it is, the owner and the command line in the page's language. */
+export function actorName(actor) {
+  if (actor === 'owner') return t('admin.actor_owner');
+  if (actor === 'cli') return t('admin.actor_cli');
+  return actor;
 }

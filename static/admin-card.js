@@ -3,6 +3,7 @@
 
 import { identicon } from './avatar.js';
 import { h, replace } from './dom.js';
+import { t } from './i18n.js';
 import { timeNode } from './render.js';
 
 /**
@@ -53,7 +54,7 @@ export function confirmInPlace(controls, { question, yes, onYes }) {
         if ((await onYes()) === false) restore();
       },
     }),
-    h('button', { type: 'button', class: 'rt-action', text: 'Keep', onclick: restore }),
+    h('button', { type: 'button', class: 'rt-action', text: t('owner.keep'), onclick: restore }),
   );
 }
 

@@ -5,6 +5,7 @@
 import { isAuthError } from './admin-api.js';
 import { adminCard, setBusy } from './admin-card.js';
 import { h } from './dom.js';
+import { formatNumber, t, tNodes } from './i18n.js';
 
 export class Queue {
   /**
@@ -57,9 +58,10 @@ export class Queue {
 
   render() {
     const n = this.items.size;
-    this.countNode.textContent = String(n);
+    this.countNode.textContent = formatNumber(n);
     this.empty.hidden = n > 0;
-    document.title = n > 0 ? `(${n}) Moderation · Realtime` : 'Moderation · Realtime';
+    const title = n > 0 ? t('admin.title_waiting', { n: formatNumber(n) }) : t('admin.title');
+    document.title = t('site.title', { title });
   }
 
   /** Article titles arrived (the queue may come first): name the articles by them. */
@@ -70,26 +72,28 @@ export class Queue {
   }
 
   card(held) {
-    const approve = h('button', { type: 'button', class: 'rt-button adm-approve', text: 'Approve' });
-    const reject = h('button', { type: 'button', class: 'rt-button rt-button-quiet adm-reject', text: 'Reject' });
+    const approve = h('button', { type: 'button', class: 'rt-button adm-approve', text: t('admin.approve') });
+    const reject = h('button', { type: 'button', class: 'rt-button rt-button-quiet adm-reject', text: t('admin.reject') });
+    const article = h('button', {
+      type: 'button',
+      class: 'rt-action adm-article',
+      text: this.titleOf(held.article),
+      title: t('admin.show_article'),
+      dataset: { article: held.article },
+      onclick: () => this.onShowArticle(held.article),
+    });
     const details = [
-      h('span', { class: 'adm-on' }, 'on ', h('button', {
-        type: 'button',
-        class: 'rt-action adm-article',
-        text: this.titleOf(held.article),
-        title: 'Show the published comments of this article',
-        dataset: { article: held.article },
-        onclick: () => this.onShowArticle(held.article),
-      })),
-      held.parent === null ? null : h('span', { class: 'adm-parent', text: `reply to #${held.parent}` }),
+      h('span', { class: 'adm-on' }, tNodes('admin.on', { article })),
+      held.parent === null ? null : h('span', { class: 'adm-parent', text: t('admin.reply_to', { id: held.parent }) }),
     ];
     const { node, status } = adminCard(held, {
       id: `pending-${held.id}`,
-      label: `Held comment by ${held.author}`,
+      label: t('admin.held_label', { author: held.author }),
       details,
       actions: [approve, reject, this.banButton('pending', held, () => node)],
     });
-    node.querySelector('.adm-card').prepend(h('p', { class: 'adm-reason', text: `Held: ${held.reason}` }));
+    const reason = t('admin.held', { reason: reasonText(held.reason) });
+    node.querySelector('.adm-card').prepend(h('p', { class: 'adm-reason', text: reason }));
     const buttons = [approve, reject];
     approve.addEventListener('click', () => this.act(held.id, buttons, status, () => this.api.approve(held.id)));
     reject.addEventListener('click', () => this.act(held.id, buttons, status, () => this.api.reject(held.id)));
@@ -109,4 +113,21 @@ export class Queue {
       setBusy(buttons, false);
     }
   }
+}
+
+// Why a comment was held, as the server words it (realtime/moderation.py), in the page's language.
+const REASONS = [
+  [/^honeypot field filled in$/, 'admin.reason.honeypot'],
+  [/^more than (?<max>\d+) links$/, 'admin.reason.links'],
+  [/^every comment is moderated$/, 'admin.reason.all'],
+  [/^first comment from this author$/, 'admin.reason.first'],
+  [/^contains “(?<word>.+)” \(hold_words\)$/, 'admin.reason.word'],
+];
+
+function reasonText(reason) {
+  for (const [pattern, key] of REASONS) {
+    const match = reason.match(pattern);
+    if (match) return t(key, match.groups ?? {});
+  }
+  return reason;
 }

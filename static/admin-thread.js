@@ -6,6 +6,7 @@ import { isAuthError } from './admin-api.js';
 import { adminCard, confirmInPlace } from './admin-card.js';
 import { h } from './dom.js';
 import { countLabel, readers } from './format.js';
+import { t } from './i18n.js';
 import { LiveSocket } from './live.js';
 
 const PAGE = 500; // the API's largest page
@@ -34,7 +35,7 @@ export class ThreadDesk {
     this.items.clear();
     this.list.replaceChildren();
     this.toggle.disabled = true;
-    this.summary.textContent = 'Loading…';
+    this.summary.textContent = t('admin.loading');
     let article;
     const comments = [];
     try {
@@ -103,7 +104,7 @@ export class ThreadDesk {
   }
 
   render() {
-    const parts = [countLabel(this.count), this.closed ? 'closed to new comments' : 'open to new comments'];
+    const parts = [countLabel(this.count), t(this.closed ? 'admin.closed_state' : 'admin.open_state')];
     if (this.watchers > 0) parts.push(readers(this.watchers));
     this.summary.textContent = parts.join(' · ');
   }
@@ -111,7 +112,7 @@ export class ThreadDesk {
   showClosed(closed) {
     this.closed = closed;
     this.toggle.disabled = false;
-    this.toggle.textContent = closed ? 'Reopen comments' : 'Close comments';
+    this.toggle.textContent = t(closed ? 'admin.reopen' : 'admin.close');
     this.render();
   }
 
@@ -161,11 +162,11 @@ export class ThreadDesk {
     const controls = h('span', { class: 'adm-controls' });
     const { node, status } = adminCard(comment, {
       id: `published-${comment.id}`,
-      label: `Comment by ${comment.author}`,
+      label: t('comment.label', { author: comment.author }),
       details: [
         h('span', { class: 'adm-id', text: `#${comment.id}` }),
-        comment.parent === null ? null : h('span', { class: 'adm-parent', text: `reply to #${comment.parent}` }),
-        h('span', { class: 'adm-edited', text: 'edited', hidden: !comment.edited }),
+        comment.parent === null ? null : h('span', { class: 'adm-parent', text: t('admin.reply_to', { id: comment.parent }) }),
+        h('span', { class: 'adm-edited', text: t('comment.edited'), hidden: !comment.edited }),
       ],
       actions: [controls],
     });
@@ -173,11 +174,11 @@ export class ThreadDesk {
       h('button', {
         type: 'button',
         class: 'rt-action rt-delete',
-        text: 'Delete',
+        text: t('owner.delete'),
         onclick: () =>
           confirmInPlace(controls, {
-            question: 'Delete this comment for everyone?',
-            yes: 'Yes, delete',
+            question: t('admin.delete_confirm'),
+            yes: t('owner.yes'),
             onYes: () => this.delete(comment.id, status),
           }),
       }),

@@ -10,10 +10,12 @@ import { Queue } from './admin-queue.js';
 import { AdminSocket } from './admin-socket.js';
 import { ThreadDesk } from './admin-thread.js';
 import { h } from './dom.js';
+import { loadLanguage, t } from './i18n.js';
 
 const KEY = 'realtime:admin-token';
-const STATES = { connecting: 'Connecting…', live: 'Live', reconnecting: 'Reconnecting…', closed: 'Offline' };
 const $ = (id) => document.getElementById(id);
+
+await loadLanguage(window.location.origin, document.documentElement.lang);
 
 const stored = {
   get() {
@@ -50,7 +52,7 @@ class Desk {
     this.titles = new Map();
     this.select = $('article');
     this.toggle = $('close-toggle');
-    const signOut = () => onRefused('The admin token is no longer accepted. Please sign in again.');
+    const signOut = () => onRefused(t('admin.token_revoked_again'));
     this.audit = new AuditLog({
       api: this.api,
       list: $('audit'),
@@ -94,7 +96,7 @@ class Desk {
       onEvent: (event) => this.handle(event),
       onState: (state) => this.showState(state),
       onRefused: (reason) =>
-        onRefused(this.accepted ? `The token is no longer accepted${reason ? `: ${reason}` : ''}.` : 'That admin token was not accepted.'),
+        onRefused(t(!this.accepted ? 'admin.token_refused' : /revoked/.test(reason) ? 'admin.moderator_revoked' : 'admin.token_revoked')),
     });
   }
 
@@ -136,7 +138,7 @@ class Desk {
   showState(state) {
     const status = $('status');
     status.dataset.state = state;
-    status.textContent = STATES[state];
+    status.textContent = t(`state.${state}`);
     if (!this.accepted && state === 'reconnecting') this.onUnreachable();
   }
 
@@ -147,7 +149,7 @@ class Desk {
     this.words.load();
     try {
       const me = await this.api.me();
-      $('who').textContent = me.owner ? 'Owner' : me.name;
+      $('who').textContent = me.owner ? t('admin.who_owner') : me.name;
     } catch {
       $('who').textContent = '';
     }
@@ -169,7 +171,7 @@ class Desk {
     const wanted = decodeURIComponent(window.location.hash.slice(1));
     const first = this.titles.has(wanted) ? wanted : articles[0]?.slug;
     if (first) this.choose(first);
-    else $('thread-summary').textContent = 'No articles yet.';
+    else $('thread-summary').textContent = t('admin.no_articles');
   }
 
   option(slug, title) {
@@ -198,7 +200,7 @@ let desk = null;
 function start(token) {
   desk?.stop();
   button.disabled = true;
-  button.textContent = 'Checking…';
+  button.textContent = t('admin.checking');
   error.hidden = true;
   desk = new Desk(token, {
     onAccepted: (accepted) => {
@@ -207,7 +209,7 @@ function start(token) {
       show(true);
     },
     onRefused: signOut,
-    onUnreachable: () => say('Could not reach the comment server. Trying again…'),
+    onUnreachable: () => say(t('admin.unreachable')),
   }).start();
 }
 
@@ -217,10 +219,10 @@ function signOut(message = '') {
   stored.clear();
   $('queue').replaceChildren();
   $('thread').replaceChildren();
-  document.title = 'Moderation · Realtime';
+  document.title = t('site.title', { title: t('admin.title') });
   show(false);
   button.disabled = false;
-  button.textContent = 'Sign in';
+  button.textContent = t('admin.sign_in');
   if (message) say(message);
   input.focus();
 }
@@ -240,7 +242,7 @@ form.addEventListener('submit', (event) => {
   event.preventDefault();
   const token = input.value.trim();
   if (!token) {
-    say('Please enter the admin token.');
+    say(t('admin.token_missing'));
     input.focus();
     return;
   }

@@ -1,10 +1,15 @@
 // The HTTP API (see docs/API.md), from any origin: every URL is built on the server's base.
+// An ApiError's message is for the reader, in the page's language; the server's own (English)
+// text is kept as `detail`.
+
+import { errorText } from './i18n.js';
 
 export class ApiError extends Error {
-  constructor(status, code, message, field = null, retryAfter = null) {
-    super(message);
+  constructor(status, code, detail, field = null, retryAfter = null) {
+    super(errorText({ status, code }));
     this.status = status;
     this.code = code;
+    this.detail = detail;
     this.field = field;
     this.retryAfter = retryAfter;
   }
@@ -46,7 +51,7 @@ export class Api {
         credentials: 'omit',
       });
     } catch {
-      throw new ApiError(0, 'network', 'Could not reach the comment server. Please try again.');
+      throw new ApiError(0, 'network', 'no answer');
     }
     if (response.status === 204) return null;
     const data = await response.json().catch(() => null);
@@ -55,7 +60,7 @@ export class Api {
       throw new ApiError(
         response.status,
         error.code ?? 'http_error',
-        error.message ?? `The server answered ${response.status}.`,
+        error.message ?? `HTTP ${response.status}`,
         error.field ?? null,
         response.headers.get('Retry-After'),
       );

@@ -1,12 +1,17 @@
 // The comment form: labelled fields named as the API names them (author, email, body), the
 // server's bounds checked before sending, and the server's own errors shown by the field they
-// name. Reply moves the whole form under a comment; Cancel moves it back.
+// name. Reply moves the whole form under a comment; Cancel moves it back. On the article page
+// the server has rendered the form already (it also posts without JavaScript): `adopt` takes
+// it over as it is; `build` makes one for the embed.
 
 import { h, uid } from './dom.js';
 import { chars } from './format.js';
+import { t } from './i18n.js';
 import { remembered } from './owned.js';
 
-const EMAIL = /^[^@\s\x00]+@[^@\s\x00]+\.[^@\s\x00]+$/;
+// The server's EMAIL_PATTERN (realtime/models.py): controls and every kind of space spelled out.
+const NO_SPACE = '\\x00-\\x20\\x7f\\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000\\ufeff';
+const EMAIL = new RegExp(`^[^@${NO_SPACE}]+@[^@${NO_SPACE}]+\\.[^@${NO_SPACE}]+$`);
 const FIELDS = ['body', 'author', 'email'];
 
 /** Field name -> message, for what the server would refuse anyway. */
@@ -15,17 +20,17 @@ export function validate(values, config) {
   const author = values.author.trim();
   const body = values.body.trim();
   const email = values.email.trim();
-  if (!author) errors.author = 'Please enter your name.';
+  if (!author) errors.author = t('form.author_missing');
   else if (chars(author) > config.author_max_chars) {
-    errors.author = `Your name can be at most ${config.author_max_chars} characters.`;
+    errors.author = t('form.author_too_long', { max: config.author_max_chars });
   }
   if (email && (email.length > config.email_max_chars || !EMAIL.test(email))) {
-    errors.email = 'Enter an e-mail address such as name@example.com, or leave it empty.';
+    errors.email = t('form.email_invalid');
   }
-  if (!body) errors.body = 'Please write a comment.';
+  if (!body) errors.body = t('form.body_missing');
   else if (chars(body) > config.body_max_chars) {
     const over = chars(body) - config.body_max_chars;
-    errors.body = `Your comment is ${over} characters over the limit of ${config.body_max_chars}.`;
+    errors.body = t('form.body_too_long', { over, max: config.body_max_chars });
   }
   return errors;
 }
@@ -34,25 +39,52 @@ export class CommentForm {
   /**
    * @param {(fields: object) => Promise<string|undefined>} onSubmit  resolves to a notice to
    *        show, if any; throws ApiError on refusal
+   * @param {() => Promise<object>} refreshConfig  the server's bounds, asked again
+   * @param {HTMLFormElement} [element]  the server-rendered form to take over
    */
-  constructor({ config, onSubmit }) {
+  constructor({ config, onSubmit, refreshConfig = async () => config, element = null }) {
     this.config = config;
     this.onSubmit = onSubmit;
+    this.refreshConfig = refreshConfig;
     this.parent = null;
     this.fields = {};
     this.errors = {};
-    this.build();
+    if (element) this.adopt(element);
+    else this.build();
+  }
+
+  /** The server's form (same markup as `build`, plus what it needs to post without us). */
+  adopt(element) {
+    this.element = element;
+    this.homeSlot = element.closest('.rt-form-home');
+    this.closedNote = this.homeSlot.querySelector('.rt-closed-note');
+    this.title = element.querySelector('.rt-form-title');
+    this.formError = element.querySelector('.rt-form-error');
+    this.notice = element.querySelector('.rt-form-notice');
+    this.submit = element.querySelector('.rt-form-actions > button[type=submit]');
+    this.cancel = element.querySelector('.rt-form-actions > button[type=button]');
+    this.cancel.addEventListener('click', () => this.home());
+    element.querySelector('.rt-cancel-link')?.remove(); // the no-JavaScript way back
+    for (const name of FIELDS) {
+      const control = element.elements.namedItem(name);
+      this.fields[name] = control;
+      this.errors[name] = element.querySelector(`#${control.id}-error`);
+      control.addEventListener('input', () => this.clearError(name));
+    }
+    this.trap = element.elements.namedItem('website');
+    element.addEventListener('submit', (event) => this.send(event));
+    if (!this.fields.author.value) this.fields.author.value = remembered.get('author');
   }
 
   build() {
-    this.title = h('h3', { class: 'rt-form-title', text: 'Leave a comment' });
+    this.title = h('h3', { class: 'rt-form-title', text: t('form.title') });
     this.formError = h('p', { class: 'rt-error rt-form-error', role: 'alert', hidden: true });
     this.notice = h('p', { class: 'rt-form-notice', role: 'status', hidden: true });
-    this.submit = h('button', { type: 'submit', class: 'rt-button', text: 'Post comment' });
+    this.submit = h('button', { type: 'submit', class: 'rt-button', text: t('form.submit') });
     this.cancel = h('button', {
       type: 'button',
       class: 'rt-button rt-button-quiet',
-      text: 'Cancel reply',
+      text: t('form.cancel_reply'),
       hidden: true,
       onclick: () => this.home(),
     });
@@ -60,16 +92,16 @@ export class CommentForm {
       'form',
       { class: 'rt-form', novalidate: true, onsubmit: (event) => this.send(event) },
       this.title,
-      this.field('body', 'Comment', h('textarea', { rows: 5, required: true })),
+      this.field('body', t('form.body'), h('textarea', { rows: 5, required: true })),
       h(
         'div',
         { class: 'rt-form-row' },
-        this.field('author', 'Name', h('input', { type: 'text', autocomplete: 'name', required: true })),
+        this.field('author', t('form.author'), h('input', { type: 'text', autocomplete: 'name', required: true })),
         this.field(
           'email',
-          'E-mail',
+          t('form.email'),
           h('input', { type: 'email', autocomplete: 'email', inputmode: 'email' }),
-          'optional, will not be published',
+          t('form.email_hint'),
         ),
       ),
       this.honeypot(),
@@ -77,7 +109,7 @@ export class CommentForm {
       h('div', { class: 'rt-form-actions' }, this.submit, this.cancel),
       this.notice,
     );
-    this.closedNote = h('p', { class: 'rt-closed-note', hidden: true, text: 'Comments are closed.' });
+    this.closedNote = h('p', { class: 'rt-closed-note', hidden: true, text: t('form.closed') });
     this.fields.author.value = remembered.get('author');
     this.homeSlot = h('div', { class: 'rt-form-home' }, this.element, this.closedNote);
   }
@@ -93,7 +125,7 @@ export class CommentForm {
     return h(
       'div',
       { class: 'rt-hp', 'aria-hidden': 'true' },
-      h('label', { for: id, text: 'Website (leave this empty)' }),
+      h('label', { for: id, text: t('form.honeypot') }),
       this.trap,
     );
   }
@@ -170,19 +202,29 @@ export class CommentForm {
       this.home();
       if (notice) this.say(notice);
     } catch (error) {
-      this.serverError(error);
+      await this.serverError(error);
     } finally {
       this.busy(false);
     }
   }
 
-  serverError(error) {
-    let message = sentence(error.message ?? 'Something went wrong.');
+  /** A refusal, in words from the catalog (the server's own are English and terse). */
+  async serverError(error) {
+    let message = error.message;
     if (error.status === 429 && error.retryAfter) {
-      message = `Too many comments at once. Please wait ${error.retryAfter} seconds and try again.`;
-    }
-    if (error.field === 'parent') {
-      message = 'The comment you are replying to is no longer there.';
+      message = t('form.rate_limited', { seconds: error.retryAfter });
+    } else if (error.field === 'parent') {
+      message = t('form.parent_gone');
+    } else if (error.status === 409 && error.field === 'body') {
+      message = t('form.repeated');
+    } else if (error.code === 'refused_word') {
+      // The server names the word, quoted, in its (English) detail.
+      const word = /“(.+?)”/.exec(error.detail)?.[1] ?? '…';
+      message = t(error.field === 'author' ? 'form.refused_word_author' : 'form.refused_word', { word });
+    } else if (error.status === 422 && this.fields[error.field]) {
+      // Most likely our bounds were stale: ask again, and say exactly what is wrong.
+      this.config = await this.refreshConfig();
+      message = validate(this.values(), this.config)[error.field] ?? t('form.field_refused');
     }
     this.showError(error.field, message);
     if (this.fields[error.field]) this.fields[error.field].focus();
@@ -204,7 +246,7 @@ export class CommentForm {
 
   busy(on) {
     this.submit.disabled = on;
-    this.submit.textContent = on ? 'Posting…' : 'Post comment';
+    this.submit.textContent = on ? t('form.posting') : t('form.submit');
     this.element.setAttribute('aria-busy', String(on));
     for (const field of Object.values(this.fields)) field.readOnly = on;
   }
@@ -212,7 +254,7 @@ export class CommentForm {
   /** Move the form under a comment's card, as a reply to it. */
   replyTo(id, author, card) {
     this.parent = id;
-    this.title.textContent = `Reply to ${author}`;
+    this.title.textContent = t('form.reply_title', { author });
     this.cancel.hidden = false;
     card.after(this.element);
     this.element.classList.add('rt-form-reply');
@@ -222,16 +264,9 @@ export class CommentForm {
   /** Back to the bottom of the thread, as a new comment. */
   home() {
     this.parent = null;
-    this.title.textContent = 'Leave a comment';
+    this.title.textContent = t('form.title');
     this.cancel.hidden = true;
     this.element.classList.remove('rt-form-reply');
     this.homeSlot.append(this.element);
   }
-}
-
-/** "must not be blank" -> "Must not be blank." */
-function sentence(text) {
-  const trimmed = text.trim();
-  const capital = trimmed.charAt(0).toUpperCase() + trimmed.slice(1);
-  return /[.!?]$/.test(capital) ? capital : `${capital}.`;
 }

@@ -1,22 +1,30 @@
-// Words and numbers shown to the reader.
+// Words and numbers shown to the reader, in the page's language (see i18n.js).
 
-const number = new Intl.NumberFormat('en');
-const relative = new Intl.RelativeTimeFormat('en', { numeric: 'auto' });
-const absolute = new Intl.DateTimeFormat('en', { dateStyle: 'medium', timeStyle: 'short' });
+import { language, t, tn } from './i18n.js';
+
+const formats = new Map(); // language -> { relative, absolute }
+
+function formatsFor(lang) {
+  if (!formats.has(lang)) {
+    formats.set(lang, {
+      relative: new Intl.RelativeTimeFormat(lang, { numeric: 'auto' }),
+      absolute: new Intl.DateTimeFormat(lang, { dateStyle: 'medium', timeStyle: 'short' }),
+    });
+  }
+  return formats.get(lang);
+}
 
 export function countHeading(count, title) {
-  if (count === 0) return title ? `No comments yet on “${title}”` : 'No comments yet';
-  const noun = count === 1 ? 'Comment' : 'Comments';
-  return title ? `${number.format(count)} ${noun} on “${title}”` : `${number.format(count)} ${noun}`;
+  if (count === 0) return title ? t('count.heading_none_on', { title }) : t('count.heading_none');
+  return title ? tn('count.heading_on', count, { title }) : tn('count.heading', count);
 }
 
 export function countLabel(count) {
-  if (count === 0) return 'No comments';
-  return `${number.format(count)} ${count === 1 ? 'comment' : 'comments'}`;
+  return count === 0 ? t('count.label_none') : tn('count.label', count);
 }
 
 export function readers(count) {
-  return `${number.format(count)} reading now`;
+  return tn('count.readers', count);
 }
 
 const STEPS = [
@@ -31,17 +39,17 @@ const STEPS = [
 /** "just now", "5 minutes ago", "yesterday", … */
 export function ago(iso, now = Date.now()) {
   const seconds = Math.min(0, (Date.parse(iso) - now) / 1000); // a fast server clock: "just now"
-  if (Math.abs(seconds) < 45) return 'just now';
+  if (Math.abs(seconds) < 45) return t('time.just_now');
   for (const [unit, size] of STEPS) {
     if (Math.abs(seconds) >= size || unit === 'minute') {
-      return relative.format(Math.round(seconds / size), unit);
+      return formatsFor(language()).relative.format(Math.round(seconds / size), unit);
     }
   }
-  return 'just now';
+  return t('time.just_now');
 }
 
 export function fullDate(iso) {
-  return absolute.format(new Date(iso));
+  return formatsFor(language()).absolute.format(new Date(iso));
 }
 
 /** Length as the server counts it: code points, not UTF-16 units. */

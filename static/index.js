@@ -1,8 +1,10 @@
-// /: the articles, newest first, with comment counts that change live.
+// /: the articles, newest first, as the server rendered them, with comment counts that change
+// live. Without the server's list (an older page), it fetches and builds one.
 
 import { Api } from './api.js';
 import { h } from './dom.js';
 import { countLabel, fullDate } from './format.js';
+import { loadLanguage, t } from './i18n.js';
 import { LiveSocket } from './live.js';
 
 const MAX_LIVE = 200; // the counts stream takes up to 200 slugs
@@ -18,7 +20,6 @@ function item(article) {
     dataset: { slug: article.slug },
     text: countLabel(article.count),
   });
-  badges.set(article.slug, badge);
   return h(
     'li',
     { class: 'article-item' },
@@ -54,26 +55,36 @@ function handle(event) {
   }
 }
 
-async function main() {
+/** The slugs on the page: the server's list, or one fetched and built here. */
+async function articleSlugs() {
+  const rendered = [...list.querySelectorAll('.count[data-slug]')];
+  if (rendered.length > 0 || list.querySelector('.empty')) {
+    return rendered.map((badge) => badge.dataset.slug);
+  }
   let articles;
   try {
     ({ articles } = await api.articles());
   } catch (error) {
     list.replaceChildren(h('li', { class: 'empty', text: error.message }));
-    return;
+    return [];
   }
-  if (articles.length === 0) {
-    list.replaceChildren(h('li', { class: 'empty', text: 'No articles yet.' }));
-    return;
-  }
-  list.replaceChildren(...articles.map(item));
-  const slugs = articles.slice(0, MAX_LIVE).map((article) => article.slug).join(',');
+  if (articles.length === 0) list.replaceChildren(h('li', { class: 'empty', text: t('index.empty') }));
+  else list.replaceChildren(...articles.map(item));
+  return articles.map((article) => article.slug);
+}
+
+async function main() {
+  await loadLanguage(window.location.origin, document.documentElement.lang);
+  const slugs = await articleSlugs();
+  for (const badge of list.querySelectorAll('.count[data-slug]')) badges.set(badge.dataset.slug, badge);
+  if (slugs.length === 0) return;
+  status.hidden = false;
   new LiveSocket({
-    url: () => api.wsUrl(`/ws/counts?articles=${slugs}`),
+    url: () => api.wsUrl(`/ws/counts?articles=${slugs.slice(0, MAX_LIVE).join(',')}`),
     onEvent: handle,
     onState: (state) => {
       status.dataset.state = state;
-      status.textContent = state === 'live' ? 'Live' : state === 'closed' ? 'Offline' : 'Reconnecting…';
+      status.textContent = t(`state.${state}`);
     },
   }).start();
 }

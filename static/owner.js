@@ -3,6 +3,7 @@
 
 import { h, replace } from './dom.js';
 import { chars } from './format.js';
+import { t } from './i18n.js';
 
 /**
  * Add the controls to a comment node if this browser holds its token.
@@ -19,13 +20,13 @@ export function ownerControls(node, comment, ctx) {
     h('button', {
       type: 'button',
       class: 'rt-action rt-edit',
-      text: 'Edit',
+      text: t('owner.edit'),
       onclick: () => startEdit(node, comment.id, ctx, status),
     }),
     h('button', {
       type: 'button',
       class: 'rt-action rt-delete',
-      text: 'Delete',
+      text: t('owner.delete'),
       onclick: () => confirmDelete(controls, comment.id, ctx, status),
     }),
   );
@@ -45,7 +46,7 @@ function startEdit(node, id, ctx, status) {
   const body = card.querySelector(':scope > .rt-body');
   const actions = card.querySelector(':scope > .rt-actions');
   const current = ctx.currentBody(id);
-  const textarea = h('textarea', { name: 'body', rows: 4, 'aria-label': 'Edit your comment' });
+  const textarea = h('textarea', { name: 'body', rows: 4, 'aria-label': t('owner.edit_label') });
   textarea.value = current;
   const error = h('p', { class: 'rt-error', role: 'alert', hidden: true });
   const done = () => {
@@ -62,9 +63,7 @@ function startEdit(node, id, ctx, status) {
         event.preventDefault();
         const text = textarea.value.trim();
         if (!text || chars(text) > ctx.config.body_max_chars) {
-          error.textContent = text
-            ? `At most ${ctx.config.body_max_chars} characters.`
-            : 'A comment cannot be empty. Use Delete to remove it.';
+          error.textContent = text ? t('owner.too_long', { max: ctx.config.body_max_chars }) : t('owner.empty');
           error.hidden = false;
           return;
         }
@@ -73,7 +72,7 @@ function startEdit(node, id, ctx, status) {
         try {
           ctx.onEdited(await ctx.api.edit(id, text, entry.token));
           done();
-          status.textContent = 'Saved.';
+          status.textContent = t('owner.saved');
         } catch (problem) {
           error.textContent = problem.message;
           error.hidden = false;
@@ -85,8 +84,8 @@ function startEdit(node, id, ctx, status) {
     h(
       'div',
       { class: 'rt-form-actions' },
-      h('button', { type: 'submit', class: 'rt-button', text: 'Save' }),
-      h('button', { type: 'button', class: 'rt-button rt-button-quiet', text: 'Cancel', onclick: done }),
+      h('button', { type: 'submit', class: 'rt-button', text: t('owner.save') }),
+      h('button', { type: 'button', class: 'rt-button rt-button-quiet', text: t('owner.cancel'), onclick: done }),
     ),
   );
   body.hidden = true;
@@ -100,11 +99,11 @@ function confirmDelete(controls, id, ctx, status) {
   const restore = () => replace(controls, original);
   replace(
     controls,
-    h('span', { class: 'rt-confirm', text: 'Delete this comment?' }),
+    h('span', { class: 'rt-confirm', text: t('owner.confirm') }),
     h('button', {
       type: 'button',
       class: 'rt-action rt-delete-yes',
-      text: 'Yes, delete',
+      text: t('owner.yes'),
       onclick: async () => {
         const entry = ctx.own.get(id);
         if (!entry) return restore();
@@ -117,6 +116,6 @@ function confirmDelete(controls, id, ctx, status) {
         }
       },
     }),
-    h('button', { type: 'button', class: 'rt-action', text: 'Keep', onclick: restore }),
+    h('button', { type: 'button', class: 'rt-action', text: t('owner.keep'), onclick: restore }),
   );
 }

@@ -3,6 +3,7 @@
 import { identicon } from './avatar.js';
 import { h, replace } from './dom.js';
 import { ago, fullDate } from './format.js';
+import { t } from './i18n.js';
 import { bodyNodes } from './text.js';
 
 /**
@@ -14,7 +15,7 @@ import { bodyNodes } from './text.js';
 export function commentNode(comment, { replyingTo = null, onReply }) {
   const card = h(
     'article',
-    { class: 'rt-card', 'aria-label': `Comment by ${comment.author}` },
+    { class: 'rt-card', 'aria-label': t('comment.label', { author: comment.author }) },
     h(
       'header',
       { class: 'rt-card-head' },
@@ -28,16 +29,12 @@ export function commentNode(comment, { replyingTo = null, onReply }) {
           'span',
           { class: 'rt-when' },
           h('a', { class: 'rt-permalink', href: `#comment-${comment.id}` }, timeNode(comment.created)),
-          h('span', { class: 'rt-edited', hidden: !comment.edited, text: 'edited' }),
+          h('span', { class: 'rt-edited', hidden: !comment.edited, text: t('comment.edited') }),
         ),
       ),
     ),
     h('div', { class: 'rt-body' }, bodyNodes(comment.body)),
-    h(
-      'footer',
-      { class: 'rt-actions' },
-      h('button', { type: 'button', class: 'rt-action rt-reply', text: 'Reply', onclick: onReply }),
-    ),
+    h('footer', { class: 'rt-actions' }, replyButton(onReply)),
   );
   return h(
     'li',
@@ -45,6 +42,19 @@ export function commentNode(comment, { replyingTo = null, onReply }) {
     card,
     h('ol', { class: 'rt-replies' }),
   );
+}
+
+export function replyButton(onReply) {
+  return h('button', { type: 'button', class: 'rt-action rt-reply', text: t('comment.reply'), onclick: onReply });
+}
+
+/**
+ * Take over a comment the server rendered (the same markup as commentNode, but Reply is a link
+ * for readers without JavaScript): Reply becomes the button that moves the form.
+ */
+export function adoptCommentNode(node, { onReply }) {
+  node.querySelector(':scope > .rt-card > .rt-actions > a.rt-reply')?.replaceWith(replyButton(onReply));
+  return node;
 }
 
 export function timeNode(iso) {
@@ -57,7 +67,7 @@ export function updateComment(node, comment) {
   const author = card.querySelector('.rt-author');
   if (author.textContent !== comment.author) {
     author.textContent = comment.author;
-    card.setAttribute('aria-label', `Comment by ${comment.author}`);
+    card.setAttribute('aria-label', t('comment.label', { author: comment.author }));
     card.querySelector('.rt-card-head').firstElementChild.replaceWith(identicon(comment.avatar));
   }
   replace(card.querySelector(':scope > .rt-body'), bodyNodes(comment.body));
@@ -77,7 +87,7 @@ export function setReplyLabel(node, text) {
 export function markRemoved(node) {
   node.classList.add('rt-removed');
   const card = node.querySelector(':scope > .rt-card');
-  replace(card, h('p', { class: 'rt-removed-note', text: 'This comment was removed.' }));
+  replace(card, h('p', { class: 'rt-removed-note', text: t('comment.removed') }));
 }
 
 export function refreshTimes(root, now = Date.now()) {

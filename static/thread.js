@@ -8,25 +8,32 @@
 // WebSocket starts at the present (no `after`; hello tells the newest id), new comments arrive
 // below, and the comments in between wait behind "Show N more comments", fetched a page per
 // click. After a drop, the socket always resumes with ?after=<newest id it delivered>.
+//
+// Server-rendered. The article page arrives with the thread, the form and, in a
+// <script type="application/json"> block, the data they were made from (`initial`): the
+// thread adopts those nodes as they are (no second fetch, no flash) and goes live from there.
 
 import { Api } from './api.js';
 import { h } from './dom.js';
 import { countHeading, readers } from './format.js';
 import { CommentForm } from './form.js';
+import { loadLanguage, t, tn, useCatalog } from './i18n.js';
 import { LiveSocket } from './live.js';
 import { OwnComments } from './owned.js';
 import { ownerControls } from './owner.js';
-import { commentNode, markRemoved, refreshTimes, setReplyLabel, updateComment } from './render.js';
+import {
+  adoptCommentNode,
+  commentNode,
+  markRemoved,
+  refreshTimes,
+  setReplyLabel,
+  updateComment,
+} from './render.js';
 
 const PAGE_SIZE = 50;
 const MAX_DEPTH = 3; // deeper replies stop indenting (CSS) and say whom they answer
 const HIGHLIGHT_MS = 4000;
-const STATES = {
-  connecting: 'Connecting…',
-  live: 'Live',
-  reconnecting: 'Reconnecting…',
-  closed: 'Offline',
-};
+const ANNOUNCE_AFTER_MS = 1000; // new comments within this are announced together
 
 export function mountThread(root, options) {
   const thread = new Thread(root, options);
@@ -35,11 +42,20 @@ export function mountThread(root, options) {
 }
 
 class Thread {
-  constructor(root, { base = window.location.origin, slug, pageSize = PAGE_SIZE }) {
+  /**
+   * @param {object} [initial]  the server-rendered page's data: adopt its DOM
+   * @param {string} [lang]  the catalog to use ('' for the server's language)
+   * @param {object} [catalog]  a catalog already fetched ({lang, messages})
+   */
+  constructor(root, { base = window.location.origin, slug, pageSize = PAGE_SIZE, initial = null, lang = '', catalog = null }) {
     this.root = root;
+    this.base = base;
     this.api = new Api(base);
     this.slug = slug;
-    this.pageSize = pageSize;
+    this.pageSize = initial?.pageSize ?? pageSize;
+    this.initial = initial;
+    this.lang = initial?.lang ?? lang;
+    this.catalog = catalog;
     this.own = new OwnComments(base);
     this.entries = new Map(); // id -> { comment, node, removed }
     this.orphans = new Map(); // parent id not (yet) shown -> [child ids]
@@ -48,10 +64,47 @@ class Thread {
     this.gap = null; // { after, until }: comments with after < id <= until not loaded yet
     this.liveAfter = null; // ?after= for the next connection
     this.rev = null; // ?rev= for it: the newest edit or deletion this page shows
+    this.before = 0; // a server page that starts later (?after=): its replies' parents may be earlier
     this.announcements = [];
+    this.posted = new Set(); // ids of this reader's own comments: never announced as new
   }
 
   async start() {
+    try {
+      if (this.catalog) useCatalog(this.catalog);
+      else await loadLanguage(this.base, this.lang);
+    } catch (error) {
+      console.error('realtime: the messages could not be loaded', error);
+      return; // a server-rendered thread stays as it is; an embed keeps its notice
+    }
+    const state = this.initial ? this.adoptPage(this.initial) : await this.fetchPage();
+    if (!state) return;
+    const { article, page } = state;
+    this.title = article.title;
+    this.closed = Boolean(article.closed);
+    this.count = page.count;
+    this.rev = page.rev ?? null; // edits and deletions up to here are in the page
+    if (page.next === null) this.liveAfter = page.comments.at(-1)?.id ?? this.before;
+    else this.openGap(page.next);
+    const form = {
+      config: this.config,
+      onSubmit: (fields) => this.post(fields),
+      refreshConfig: () => this.api.config(),
+    };
+    if (this.initial) {
+      this.form = new CommentForm({ ...form, element: this.section.querySelector('form.rt-form') });
+    } else {
+      this.form = new CommentForm(form);
+      this.section.insertBefore(this.form.homeSlot, this.announcer);
+    }
+    this.setClosed(this.closed);
+    this.render();
+    if (this.initial?.reply) this.reply(this.initial.reply);
+    this.goLive();
+  }
+
+  /** Fetch the first page and build the thread (the embed, or a page without server data). */
+  async fetchPage() {
     this.skeleton();
     let article, page;
     try {
@@ -62,20 +115,42 @@ class Thread {
       ]);
     } catch (error) {
       this.fail(error);
-      return;
+      return null;
     }
-    this.title = article.title;
-    this.closed = Boolean(article.closed);
     this.root.dispatchEvent(new CustomEvent('realtime:article', { detail: article }));
-    this.count = page.count;
-    this.rev = page.rev ?? null; // edits and deletions up to here are in the page
     page.comments.forEach((comment) => this.add(comment));
-    if (page.next === null) this.liveAfter = page.comments.at(-1)?.id ?? 0;
-    else this.openGap(page.next);
-    this.form = new CommentForm({ config: this.config, onSubmit: (fields) => this.post(fields) });
-    this.section.insertBefore(this.form.homeSlot, this.announcer);
-    this.setClosed(this.closed);
-    this.render();
+    return { article, page };
+  }
+
+  /** Take over the thread the server rendered from `initial`, node by node. */
+  adoptPage(initial) {
+    this.config = initial.config;
+    this.before = initial.after ?? 0;
+    this.section = this.root.querySelector('.rt-thread');
+    this.heading = this.section.querySelector('.rt-heading');
+    this.status = this.section.querySelector('.rt-status');
+    this.status.hidden = false;
+    this.watchers = this.section.querySelector('.rt-watchers');
+    this.list = this.section.querySelector('.rt-list');
+    this.announcer = this.section.querySelector('[aria-live]');
+    this.list.querySelector(':scope > .rt-gap')?.remove(); // openGap puts a button there
+    for (const comment of initial.page.comments) this.adoptComment(comment);
+    return initial;
+  }
+
+  adoptComment(comment) {
+    const node = this.list.querySelector(`#comment-${comment.id}`);
+    if (!node) return this.add(comment);
+    this.entries.set(comment.id, { comment, node, removed: false });
+    if (comment.parent !== null && !this.entries.has(comment.parent)) {
+      this.orphans.set(comment.parent, [...(this.orphans.get(comment.parent) ?? []), comment.id]);
+    }
+    adoptCommentNode(node, { onReply: () => this.reply(comment.id) });
+    ownerControls(node, comment, this.ownerContext());
+    return true;
+  }
+
+  goLive() {
     this.socket = new LiveSocket({
       url: () => this.socketUrl(),
       onEvent: (event) => this.handle(event),
@@ -85,14 +160,14 @@ class Thread {
   }
 
   skeleton() {
-    this.heading = h('h2', { class: 'rt-heading', text: 'Loading comments…' });
+    this.heading = h('h2', { class: 'rt-heading', text: t('thread.loading') });
     this.status = h('span', { class: 'rt-status', role: 'status', dataset: { state: 'connecting' } });
     this.watchers = h('span', { class: 'rt-watchers', hidden: true });
     this.list = h('ol', { class: 'rt-list' });
     this.announcer = h('div', { class: 'rt-sr-only', 'aria-live': 'polite' });
     this.section = h(
       'section',
-      { class: 'rt-thread', 'aria-label': 'Comments' },
+      { class: 'rt-thread', 'aria-label': t('thread.label') },
       h('header', { class: 'rt-header' }, this.heading, h('p', { class: 'rt-meta' }, this.status, this.watchers)),
       this.list,
       this.announcer,
@@ -102,8 +177,7 @@ class Thread {
   }
 
   fail(error) {
-    this.heading.textContent =
-      error.status === 404 ? 'Comments are not available for this article.' : 'Comments could not be loaded.';
+    this.heading.textContent = error.status === 404 ? t('thread.unavailable') : t('thread.failed');
     this.status.hidden = true;
     this.list.replaceWith(h('p', { class: 'rt-error', text: error.message }));
   }
@@ -133,7 +207,9 @@ class Thread {
       case 'comment':
         this.liveAfter = Math.max(this.liveAfter ?? 0, event.comment.id);
         this.count = event.count;
-        if (this.add(event.comment, { live: true })) this.queueAnnouncement(event.comment);
+        if (keepFocusInPlace(this.section, () => this.add(event.comment, { live: true }))) {
+          this.queueAnnouncement(event.comment);
+        }
         this.render();
         break;
       case 'edit':
@@ -165,8 +241,7 @@ class Thread {
 
   showState(state, detail) {
     this.status.dataset.state = state;
-    this.status.textContent =
-      state === 'closed' && detail?.code === 4404 ? 'This article has no live thread' : STATES[state];
+    this.status.textContent = state === 'closed' && detail?.code === 4404 ? t('state.no_thread') : t(`state.${state}`);
   }
 
   setClosed(closed) {
@@ -183,9 +258,9 @@ class Thread {
   render() {
     this.heading.textContent = countHeading(this.count, this.title);
     if (!this.gap) return;
-    const hidden = Math.max(0, this.count - this.shown());
-    this.gap.button.textContent =
-      hidden === 1 ? 'Show 1 more comment' : hidden > 0 ? `Show ${hidden} more comments` : 'Show more comments';
+    // How many are hidden is known only when the page starts at the first comment.
+    const hidden = this.before === 0 ? Math.max(0, this.count - this.shown()) : 0;
+    this.gap.button.textContent = hidden > 0 ? tn('thread.show_more', hidden) : t('thread.show_more_any');
   }
 
   shown() {
@@ -241,10 +316,10 @@ class Thread {
     const parent = this.entries.get(comment.parent);
     let text = null;
     if (!parent) {
-      const waiting = this.gap && comment.parent > this.gap.after;
-      text = waiting ? 'replying to an earlier comment' : 'replying to a removed comment';
+      const waiting = (this.gap && comment.parent > this.gap.after) || comment.parent <= this.before;
+      text = waiting ? t('comment.replying_earlier') : t('comment.replying_removed');
     } else if (depth(node) > MAX_DEPTH && !parent.removed) {
-      text = `replying to ${parent.comment.author}`;
+      text = t('comment.replying_to', { author: parent.comment.author });
     }
     setReplyLabel(node, text);
   }
@@ -294,7 +369,7 @@ class Thread {
   async loadGap() {
     const gap = this.gap;
     gap.button.disabled = true;
-    gap.button.textContent = 'Loading…';
+    gap.button.textContent = t('thread.loading_more');
     try {
       const page = await this.api.page(this.slug, gap.after, this.pageSize);
       for (const comment of page.comments) {
@@ -308,7 +383,7 @@ class Thread {
         this.placeGap();
       }
     } catch (error) {
-      gap.button.textContent = `${error.message} Try again`;
+      gap.button.textContent = t('thread.try_again', { error: error.message });
     } finally {
       gap.button.disabled = false;
       this.render();
@@ -337,9 +412,10 @@ class Thread {
     if (status === 'pending') {
       // Held for a moderator: its id is a queue id, not a comment's, and readers do not see it
       // yet. It arrives like any other comment, with its public id, once approved.
-      this.announce('Your comment is awaiting moderation.');
-      return 'Thank you. Your comment is awaiting moderation and will appear once approved.';
+      this.announce(t('announce.held'));
+      return t('form.held');
     }
+    this.posted.add(comment.id);
     this.own.remember(comment, token, this.config.edit_window_seconds);
     if (this.add(comment, { live: true })) {
       this.count += 1; // the echo, when it comes, brings the exact count
@@ -347,7 +423,7 @@ class Thread {
     } else {
       ownerControls(this.entries.get(comment.id).node, comment, this.ownerContext());
     }
-    this.announce('Your comment was posted.');
+    this.announce(t('announce.posted'));
     this.entries.get(comment.id)?.node.scrollIntoView({ block: 'nearest' });
     return undefined;
   }
@@ -365,16 +441,21 @@ class Thread {
 
   // ---- screen readers --------------------------------------------------------------------------
 
+  /** One polite announcement for the comments of a moment: "3 new comments", not three. */
   queueAnnouncement(comment) {
     this.announcements.push(comment);
     if (this.announcements.length > 1) return;
     setTimeout(() => {
-      const batch = this.announcements;
+      // The echo of our own comment can come before the answer to our POST: not news to us.
+      const batch = this.announcements.filter((comment) => !this.posted.has(comment.id));
       this.announcements = [];
+      if (batch.length === 0) return;
       this.announce(
-        batch.length === 1 ? `New comment from ${batch[0].author}.` : `${batch.length} new comments.`,
+        batch.length === 1
+          ? t('announce.new_one', { author: batch[0].author })
+          : tn('announce.new_many', batch.length),
       );
-    }, 1000);
+    }, ANNOUNCE_AFTER_MS);
   }
 
   announce(text) {
@@ -405,6 +486,22 @@ function insertById(list, node, key) {
     before = el;
   }
   list.insertBefore(node, before);
+}
+
+/**
+ * Run `change` (a comment arriving) without moving what the reader is working on: when focus
+ * is in the thread (writing, or on a button) and the change pushes it down the page, scroll by
+ * as much. The browser's own scroll anchoring holds the top of the screen instead, which is
+ * right for reading but lets the form slide away from someone typing into it.
+ */
+function keepFocusInPlace(section, change) {
+  const focused = document.activeElement;
+  if (!focused || focused === document.body || !section.contains(focused)) return change();
+  const before = focused.getBoundingClientRect().top;
+  const result = change();
+  const shift = focused.getBoundingClientRect().top - before;
+  if (shift !== 0) window.scrollBy(0, shift);
+  return result;
 }
 
 function flash(node, name) {

@@ -10,6 +10,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -40,10 +41,11 @@ def free_port() -> int:
 class ThreadServer:
     """The real app under uvicorn on 127.0.0.1, port chosen by the OS, in a background thread."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, **uvicorn_options: Any) -> None:
         self.settings = settings
         self.app = create_app(settings)
-        config = uvicorn_config(self.app, settings, host="127.0.0.1", port=0)
+        options = {"host": "127.0.0.1", "port": 0, **uvicorn_options}
+        config = uvicorn_config(self.app, settings, **options)
         self.server = uvicorn.Server(config)
         self.server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
         self.thread = threading.Thread(target=self.server.run, daemon=True)
@@ -86,9 +88,11 @@ class ProcessServer:
         env: dict[str, str] | None = None,
         log: Path | None = None,
         args: list[str] | None = None,
+        preexec_fn: Callable[[], object] | None = None,
     ) -> None:
         self.db = db
         self.args = args or []  # more arguments to `realtime serve`
+        self.preexec_fn = preexec_fn  # run in the child before it starts (e.g. setrlimit)
         self.port = port or free_port()
         self.env = {**os.environ, "REALTIME_RATE_LIMIT": "off", **(env or {})}
         self.log_path = log or db.with_suffix(".log")
@@ -112,6 +116,7 @@ class ProcessServer:
                 stderr=subprocess.STDOUT,
                 env=self.env,
                 cwd=ROOT,
+                preexec_fn=self.preexec_fn,
             )
         deadline = time.monotonic() + 15 * UNIT
         while time.monotonic() < deadline:

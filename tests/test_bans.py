@@ -4,7 +4,7 @@ searchable, liftable, and ending by themselves."""
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -21,9 +21,10 @@ from realtime.moderators import OWNER_ACTOR
 from realtime.moderators.bans import network
 from realtime.service import CommentService
 from realtime.store import Store
-from tests.conftest import ADMIN
+from tests.conftest import ADMIN, Site
 from tests.servers import make_settings
 from tests.test_http import assert_error
+from tests.test_pages import form_token, post_form
 
 OWNER = {"Authorization": f"Bearer {ADMIN}"}
 
@@ -63,7 +64,7 @@ async def test_ban_by_network_refuses_the_poster_with_403(proxied: httpx.AsyncCl
     spam = (await post_from(proxied, "b", "203.0.113.77")).json()["comment"]["id"]
     made = await proxied.post(
         f"/api/admin/comments/{spam}/ban",
-        json={"reason": "spam", "email": False, "minutes": 60},
+        json={"reason": "spam", "on": "network", "minutes": 60},
         headers=OWNER,
     )
     assert made.status_code == 201, made.text
@@ -97,7 +98,7 @@ async def test_ban_by_email_follows_the_address_elsewhere(proxied: httpx.AsyncCl
     spam = await post_from(proxied, "b", "198.51.100.1", email="Spam@Example.com")
     made = await proxied.post(
         f"/api/admin/comments/{spam.json()['comment']['id']}/ban",
-        json={"reason": "bot", "address": False},
+        json={"reason": "bot", "on": "email"},
         headers=OWNER,
     )
     assert made.json()["address"] is None and made.json()["email"] is True
@@ -124,12 +125,15 @@ async def test_ban_from_a_held_comment(start_server: Any) -> None:
         )
 
 
-async def test_nothing_to_ban_is_422_and_bad_bodies_too(proxied: httpx.AsyncClient) -> None:
-    """A ban needs a reason and something the comment keeps (here no e-mail): else 422."""
+async def test_nothing_to_ban_is_409_and_bad_bodies_422(proxied: httpx.AsyncClient) -> None:
+    """A ban on what the comment does not keep (here an e-mail) is 409; a bad body is 422."""
     spam = (await post_from(proxied, "b", "203.0.113.9")).json()["comment"]["id"]
     url = f"/api/admin/comments/{spam}/ban"
     assert_error(
-        await proxied.post(url, json={"reason": "x", "address": False}, headers=OWNER), 422
+        await proxied.post(url, json={"reason": "x", "on": "email"}, headers=OWNER), 409, "on"
+    )
+    assert_error(
+        await proxied.post(url, json={"reason": "x", "on": "ip"}, headers=OWNER), 422, "on"
     )
     assert_error(await proxied.post(url, json={"reason": ""}, headers=OWNER), 422, "reason")
     assert_error(
@@ -243,3 +247,24 @@ async def test_networks_are_erased_after_the_retention(
         assert conn.execute("SELECT client_prefix, client_key FROM comments").fetchall() == [
             (None, None)
         ]
+
+
+async def test_the_form_without_javascript_refuses_a_banned_poster_and_names_the_word(
+    make_site: Callable[..., Any],
+) -> None:
+    """The server-rendered form shows the ban, and the refused word by its field, text kept."""
+    site: Site = await make_site(refuse_words=["idiot"])
+    token = await form_token(site)
+    refused = await post_form(site, csrf=token, author="Kari", body="You idiot", email="k@x.no")
+    assert refused.status_code == 422
+    assert "Your comment contains “idiot”, which this site does not accept." in refused.text
+    assert ">You idiot</textarea>" in refused.text
+    posted = (await site.post("First", email="k@x.no"))["comment"]["id"]
+    ban = await site.http.post(
+        f"/api/admin/comments/{posted}/ban", json={"reason": "r", "on": "email"}, headers=OWNER
+    )
+    assert ban.status_code == 201
+    banned = await post_form(site, csrf=token, author="Kari", body="Again", email="K@X.no")
+    assert banned.status_code == 403
+    assert "You are banned from commenting here." in banned.text
+    assert ">Again</textarea>" in banned.text

@@ -7,7 +7,9 @@ from typing import Any
 
 import httpx
 import pytest
+from starlette.routing import Route
 
+from realtime.web.openapi import build_document
 from tests.conftest import ADMIN, post_comment
 from tests.servers import ThreadServer
 
@@ -271,3 +273,88 @@ async def test_method_not_allowed_shape(client: httpx.AsyncClient) -> None:
     response = await client.post("/api/articles")
     assert response.status_code == 405
     assert response.json()["error"]["status"] == 405
+
+
+# ---- details an outside fuzzer found ---------------------------------------------------------
+
+METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
+
+
+async def test_405_allow_lists_exactly_the_resource_methods(
+    server: ThreadServer, client: httpx.AsyncClient, article: str
+) -> None:
+    """Every method a path does not take answers 405 with `Allow` naming exactly the ones it
+    takes: for the API those of the OpenAPI document, for every route those it was given (and
+    HEAD wherever GET is)."""
+    comment_id = (await post_comment(client, article)).json()["comment"]["id"]
+    concrete = {"{slug}": article, "{id}": str(comment_id)}
+    taken: dict[str, set[str]] = {}
+    for route in server.app.routes:
+        if isinstance(route, Route):
+            taken.setdefault(route.path, set()).update(route.methods or ())
+    for path, operations in build_document()["paths"].items():
+        documented = {method.upper() for method in operations}
+        assert taken[path] == documented | ({"HEAD"} if "GET" in documented else set()), path
+    for template, allowed in taken.items():
+        path = template
+        for name, value in concrete.items():
+            path = path.replace(name, value)
+        for method in sorted(set(METHODS) - allowed):
+            response = await client.request(method, path)
+            if method == "HEAD":  # no body to check
+                assert response.status_code == 405
+            else:
+                assert_error(response, 405)
+            assert response.headers["allow"] == ", ".join(sorted(allowed)), (method, template)
+    assert (await client.post("/static/app.js")).headers["allow"] == "GET, HEAD"
+
+
+async def test_integral_numbers_are_integers(client: httpx.AsyncClient, article: str) -> None:
+    """`"parent": 293135.0` is the integer 293135 (as JSON Schema's `integer` says); a fraction,
+    a string, or a float past 2**53 (no longer exact) is still refused."""
+    parent = (await post_comment(client, article)).json()["comment"]["id"]
+    for written in (f"{parent}.0", f"{parent}e0", f"{parent}.000"):
+        raw = f'{{"author": "a", "body": "reply {written}", "parent": {written}}}'.encode()
+        response = await client.post(
+            f"/api/articles/{article}/comments",
+            content=raw,
+            headers={"content-type": "application/json"},
+        )
+        assert response.status_code == 201, response.text
+        assert response.json()["comment"]["parent"] == parent
+    for written in (f"{parent}.5", f'"{parent}"', "9007199254740994.0", "true", "0.0"):
+        raw = f'{{"author": "a", "body": "bad", "parent": {written}}}'.encode()
+        response = await client.post(
+            f"/api/articles/{article}/comments",
+            content=raw,
+            headers={"content-type": "application/json"},
+        )
+        assert_error(response, 422, "parent")
+
+
+async def test_wrong_token_does_not_tell_which_ids_exist(
+    client: httpx.AsyncClient, article: str
+) -> None:
+    """PATCH and DELETE check the token before the id: a token that is not the comment's nor the
+    admin's gets the same 403 for a live, a deleted and a never-used id. Its author, and the
+    admin, are told 404 for a deleted one."""
+    live = (await post_comment(client, article, body="live")).json()
+    gone = (await post_comment(client, article, body="gone")).json()
+    gone_id = gone["comment"]["id"]
+    owner = {"Authorization": f"Bearer {gone['token']}"}
+    assert (await client.delete(f"/api/comments/{gone_id}", headers=owner)).status_code == 204
+    wrong = {"Authorization": "Bearer not-a-token-of-anything"}
+    answers = []
+    for comment_id in (live["comment"]["id"], gone_id, 10**9):
+        for response in (
+            await client.patch(f"/api/comments/{comment_id}", json={"body": "x"}, headers=wrong),
+            await client.delete(f"/api/comments/{comment_id}", headers=wrong),
+        ):
+            assert_error(response, 403)
+            answers.append(response.content)
+    assert len(set(answers)) == 1
+    assert_error(await client.delete(f"/api/comments/{gone_id}", headers=owner), 404)
+    admin = {"Authorization": f"Bearer {ADMIN}"}
+    assert_error(await client.delete(f"/api/comments/{gone_id}", headers=admin), 404)
+    assert_error(await client.delete(f"/api/comments/{10**9}", headers=admin), 404)
+    assert_error(await client.delete(f"/api/comments/{10**9}"), 401)

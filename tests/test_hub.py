@@ -100,3 +100,40 @@ async def test_batch_gives_each_reader_one_write() -> None:
         assert sinks[1].frames == [first + second]
         hub.publish("a", Message.of(b'{"c":3}', 3))  # outside a batch: written at once
         assert len(sinks[1].frames) == 2
+
+
+class CollectingEvents:
+    """A real in-memory event sink: records the fresh messages it is handed, in batches."""
+
+    def __init__(self) -> None:
+        self.batches: list[list[Message]] = []
+        self.unsent = 0
+
+    def send(self, messages: list[Message]) -> int:
+        self.batches.append(messages)
+        return self.unsent
+
+
+async def test_event_sink_gets_fresh_messages_backlog_first() -> None:
+    """attach_events: the backlog, then each publish, as Messages; replayed ids and changes are
+    dropped, a batch is one call, and past the bound the subscriber overflows."""
+    hub = Hub(1000)
+    sink = CollectingEvents()
+    async with hub.subscribe(["t"]) as subscriber:
+        for message in (Message.of(b"{}", 1), Message.of(b"{}", rev=4), Message.of(b"{}", 2)):
+            hub.publish("t", message)
+        subscriber.resume_after(1, 4)
+        subscriber.attach_events(sink)
+        with hub.batch():
+            hub.publish("t", Message.of(b'{"w":1}'))
+            hub.publish("t", Message.of(b"{}", rev=5))
+        assert [[(m.comment_id, m.rev) for m in batch] for batch in sink.batches] == [
+            [(2, None)],
+            [(None, None), (None, 5)],
+        ]
+        assert sink.batches[0][0].sse == b"data: {}\n"
+        sink.unsent = 5000
+        hub.publish("t", Message.of(b"{}", 3))
+        assert subscriber.overflowed
+        hub.publish("t", Message.of(b"{}", 4))
+        assert len(sink.batches) == 3

@@ -16,6 +16,7 @@ from realtime.cli import main
 from realtime.loadtest.histogram import Histogram, bucket_bounds, bucket_of
 from realtime.loadtest.protocol import marker, sent_at
 from realtime.loadtest.readers import Reader
+from realtime.loadtest.sse import Dechunker, data_lines
 from tests.conftest import ADMIN
 from tests.servers import ROOT, UNIT, ThreadServer, free_port
 
@@ -258,3 +259,30 @@ def test_marker_round_trip() -> None:
     assert sent_at(body, "other") is None
     assert sent_at("no marker here", "abc123") is None
     assert sent_at("[loadtest abc123 nonsense]", "abc123") is None
+
+
+def test_sse_readers(server: ThreadServer, tmp_path: Path) -> None:
+    """--transport sse: 40 event-stream readers in 2 processes get every comment once, in order."""
+    code, report = loadtest(
+        server, tmp_path, "--transport", "sse", "--readers", "40", "--procs", "2",
+        "--articles", "2", "--comments", "60", "--rate", "0",
+    )  # fmt: skip
+    assert code == 0, report["failures"]
+    assert_consistent(report, 40)
+    assert report["options"]["transport"] == "sse"
+    assert report["deliveries"]["total"] == 20 * report["posts"]["sent"]
+
+
+def test_sse_dechunker_and_event_blocks() -> None:
+    """The lean SSE reader undoes chunking split anywhere and finds each event's data line."""
+    body = b'data: {"a":1}\nid: 3.0\n\n: keepalive\n\ndata: {"b":2}\n\n'
+    wire = (
+        b"".join(b"%x\r\n%b\r\n" % (len(part), part) for part in (body[:7], body[7:]))
+        + b"0\r\n\r\n"
+    )
+    for cut in range(len(wire) + 1):
+        chunks = Dechunker()
+        out = chunks.feed(wire[:cut]) + chunks.feed(wire[cut:])
+        assert out == body and chunks.ended
+    blocks = body.split(b"\n\n")
+    assert [data_lines(block) for block in blocks] == [[b'{"a":1}'], [], [b'{"b":2}'], []]

@@ -1,11 +1,12 @@
 """In-process pub/sub keyed by topic (one topic per article thread, one per article count).
 
 Policy, plainly: `publish` never waits. Each event is encoded and framed once by the publisher and
-the same bytes go to every subscriber of the topic. Every subscriber's unsent bytes are bounded; a
-subscriber that passes the bound is marked `overflowed`, takes nothing more, and is closed
-(WebSocket 1013). Inside `batch()` (one group commit) each subscriber gets all of its events as
-one write. A slow reader therefore costs the others nothing: there is no backpressure
-from any subscriber onto the publisher.
+the same bytes go to every subscriber of the topic (an SSE reader adds only its own `id:` line).
+Every subscriber's unsent bytes are bounded; a subscriber that passes the bound is marked
+`overflowed`, takes nothing more, and is closed (WebSocket 1013; an SSE stream is ended). Inside
+`batch()` (one group commit) each subscriber gets all of its events as one write. A slow reader
+therefore costs the others nothing: there is no backpressure from any subscriber onto the
+publisher.
 """
 
 from __future__ import annotations
@@ -24,9 +25,16 @@ def text_frame(payload: bytes) -> bytes:
     return Frame(Opcode.TEXT, payload).serialize(mask=False, extensions=[])
 
 
+def sse_data(payload: bytes) -> bytes:
+    """The `data:` line of a Server-Sent Event: msgspec's JSON never holds a raw newline, so one
+    line carries it. The event's `id:` (per reader) and the blank line that ends it follow."""
+    return b"data: " + payload + b"\n"
+
+
 @dataclass(frozen=True, slots=True)
 class Message:
-    """One encoded event, with its WebSocket frame built once for every reader.
+    """One encoded event, with its WebSocket frame and its SSE data line built once for every
+    reader (the data line costs ~0.1 µs next to the frame's ~1 µs: built eagerly).
 
     `comment_id` is set on new-comment events so that resume can drop what the replay sent.
     """
@@ -36,10 +44,12 @@ class Message:
     comment_id: int | None
     frame: bytes
     rev: int | None = None  # set on edit and delete events (the change number)
+    sse: bytes = b""
 
     @classmethod
     def of(cls, payload: bytes, comment_id: int | None = None, rev: int | None = None) -> Message:
-        return cls(payload.decode(), len(payload), comment_id, text_frame(payload), rev)
+        frame = text_frame(payload)
+        return cls(payload.decode(), len(payload), comment_id, frame, rev, sse_data(payload))
 
 
 class Sink(Protocol):
@@ -47,6 +57,14 @@ class Sink(Protocol):
 
     def write(self, data: bytes) -> int:
         """Queue `data` for sending; return the bytes still unsent after it."""
+        ...
+
+
+class EventSink(Protocol):
+    """A stream that encodes each message itself (an SSE stream: each reader's own `id:`)."""
+
+    def send(self, messages: list[Message]) -> int:
+        """Queue these fresh messages for sending; return the bytes still unsent after them."""
         ...
 
 
@@ -58,7 +76,8 @@ class Subscriber:
     """One reader: a bounded backlog until `attach`, then straight writes to its socket.
 
     While the reader is being greeted and replayed, events wait in the backlog. `attach` flushes
-    the backlog to the sink and from then on `offer` writes each event as it is published. In both
+    the backlog to the sink and from then on `offer` writes each event as it is published
+    (`attach_events`: the same for a stream that encodes the messages itself). In both
     modes, comment events with an id at or below `seen` are dropped (the replay sent them), and
     once the unsent bytes pass the bound the subscriber is `overflowed`, takes nothing more, and
     `on_overflow` is called once. Kept small (slots, no Event until one is awaited): a process
@@ -71,6 +90,7 @@ class Subscriber:
         "_bytes",
         "_wakeup",
         "_sink",
+        "_events",
         "_seen",
         "_seen_rev",
         "overflowed",
@@ -83,6 +103,7 @@ class Subscriber:
         self._bytes = 0
         self._wakeup: asyncio.Event | None = None
         self._sink: Sink | None = None
+        self._events: EventSink | None = None
         self._seen = 0
         self._seen_rev = 0
         self.overflowed = False
@@ -100,6 +121,10 @@ class Subscriber:
             if self._fresh(message) and self._sink.write(message.frame) > self._limit:
                 self._overflow()
             return
+        if self._events is not None:
+            if self._fresh(message) and self._events.send([message]) > self._limit:
+                self._overflow()
+            return
         self._backlog.append(message)
         self._bytes += message.size
         if self._bytes > self._limit:
@@ -109,17 +134,29 @@ class Subscriber:
 
     def offer_many(self, messages: list[Message]) -> None:
         """Several events at once: with a sink, one write of the joined frames."""
-        if self._sink is None or self.overflowed:
+        if self.overflowed:
+            return
+        if self._sink is not None:
+            frames = [message.frame for message in messages if self._fresh(message)]
+            if frames and self._sink.write(b"".join(frames)) > self._limit:
+                self._overflow()
+        elif self._events is not None:
+            fresh = [message for message in messages if self._fresh(message)]
+            if fresh and self._events.send(fresh) > self._limit:
+                self._overflow()
+        else:
             for message in messages:
                 self.offer(message)
-            return
-        frames = [message.frame for message in messages if self._fresh(message)]
-        if frames and self._sink.write(b"".join(frames)) > self._limit:
-            self._overflow()
 
     def attach(self, sink: Sink) -> None:
         backlog, self._backlog, self._bytes = self._backlog, [], 0
         self._sink = sink
+        if backlog:
+            self.offer_many(backlog)
+
+    def attach_events(self, sink: EventSink) -> None:
+        backlog, self._backlog, self._bytes = self._backlog, [], 0
+        self._events = sink
         if backlog:
             self.offer_many(backlog)
 

@@ -6,7 +6,7 @@ import argparse
 import os
 import re
 from collections.abc import Sequence
-from typing import NoReturn
+from typing import Literal, NoReturn
 from urllib.parse import urlsplit
 
 import msgspec
@@ -14,11 +14,11 @@ import msgspec
 from realtime.models import SLUG_PATTERN
 
 DESCRIPTION = """\
-Load-test a running realtime server: readers hold WebSockets open on the articles while posters
-post comments over HTTP at a fixed total rate; every delivery is timed and checked (missing,
-duplicated, out-of-order). Exits 0 when every check passes, 1 when one fails, 2 on bad arguments
-and 3 when the run cannot start (server unreachable, article missing or refused, no reader
-could connect).
+Load-test a running realtime server: readers hold WebSockets (or, with --transport sse, Server-Sent
+Events streams) open on the articles while posters post comments over HTTP at a fixed total rate;
+every delivery is timed and checked (missing, duplicated, out-of-order). Exits 0 when every check
+passes, 1 when one fails, 2 on bad arguments and 3 when the run cannot start (server unreachable,
+article missing or refused, no reader could connect).
 """
 
 EPILOG = """\
@@ -40,6 +40,7 @@ class UsageError(Exception):
 class Options(msgspec.Struct, frozen=True, kw_only=True):
     url: str
     ws_url: str
+    transport: Literal["websocket", "sse"] = "websocket"
     readers: int = 1000
     articles: int = 1
     posters: int = 10
@@ -77,7 +78,9 @@ def build_parser() -> argparse.ArgumentParser:
     add = parser.add_argument
     add("--url", required=True, help="the server's base URL, e.g. http://127.0.0.1:8000")
     add("--ws-url", help="base URL of the WebSockets if elsewhere (default: --url as ws://)")
-    add("--readers", type=int, default=1000, help="WebSocket readers in all (default 1000)")
+    add("--transport", choices=["websocket", "sse"], default="websocket",
+        help="how readers listen: WebSockets (default) or Server-Sent Events")  # fmt: skip
+    add("--readers", type=int, default=1000, help="readers in all (default 1000)")
     add("--articles", type=int, default=1, help="articles the readers and posts spread over")
     add("--posters", type=int, default=10, help="concurrent HTTP posters (default 10)")
     add("--rate", type=float, default=50.0, help="comments/s in all; 0 = as fast as possible")

@@ -35,6 +35,8 @@ class Spec(msgspec.Struct, frozen=True, tag=True):
     connect_timeout: float
     connect_concurrency: int
     bin_seconds: float
+    transport: str = "websocket"  # or "sse": `url` is then the server's HTTP base
+    url: str = ""
 
 
 class Expect(msgspec.Struct, frozen=True, tag=True):

@@ -1,7 +1,8 @@
-"""A reader process: many WebSocket readers on one asyncio loop, checking every delivery.
+"""A reader process: many WebSocket (or SSE) readers on one asyncio loop, checking every delivery.
 
 Run by the coordinator as `python -m realtime.loadtest.readers` (see `protocol`). Each reader
-connects to `/ws/articles/{slug}`, waits for `hello`, then records every comment of this run:
+connects to `/ws/articles/{slug}` (`/sse/articles/{slug}` with `--transport sse`, see
+`realtime.loadtest.sse`), waits for `hello`, then records every comment of this run:
 its latency (receipt minus the send time in the body) and its id. Ids must arrive once each and in
 increasing order; a reader counts the ids it sees twice (duplicated) and those that arrive below
 one it already had (out of order). Once posting is over the coordinator sends the acknowledged ids
@@ -11,11 +12,9 @@ per article; each reader's missing ids are those it never received.
 from __future__ import annotations
 
 import asyncio
-import bisect
 import contextlib
 import sys
 import time
-from array import array
 from typing import IO
 
 import msgspec
@@ -31,66 +30,26 @@ from realtime.loadtest.protocol import (
     Spec,
     raise_file_limit,
     read_to_reader,
-    sent_at,
     write,
 )
-from realtime.models import CommentEvent, Hello, ServerEvent
+from realtime.loadtest.record import ProtocolError, Record, Tally, decode_event
+from realtime.loadtest.sse import SseReader
+from realtime.models import Hello
 
 PROGRESS_SECONDS = 0.5
 CLOSE_SECONDS = 2.0
-_decode = msgspec.json.Decoder(ServerEvent).decode
 
 
-class Tally:
-    """What all readers of this process share: deliveries, latency, deliveries over time."""
-
-    def __init__(self, spec: Spec) -> None:
-        self.run_id = spec.run_id
-        self.t_base = spec.t_base
-        self.bin_seconds = spec.bin_seconds
-        self.deliveries = 0
-        self.last_delivery = 0.0
-        self.other_messages = 0
-        self.latency = Histogram()
-        self.timeline: dict[int, int] = {}
-
-    def delivered(self, sent: float, now: float) -> None:
-        self.deliveries += 1
-        self.last_delivery = now
-        self.latency.record_seconds(now - sent)
-        slot = int((now - self.t_base) / self.bin_seconds)
-        self.timeline[slot] = self.timeline.get(slot, 0) + 1
-
-
-class Reader:
+class Reader(Record):
     """One WebSocket and its own correctness record."""
 
     def __init__(self, slug: str) -> None:
-        self.slug = slug
+        super().__init__(slug)
         self.ws: ClientConnection | None = None
-        self.last = 0
-        self.ids = array("q")  # ids in arrival order; increasing, so searchable
-        self.late: set[int] = set()  # ids that arrived below `last`
-        self.duplicated = 0
-        self.out_of_order = 0
-        self.close_code: int | None = None
-        self.finished = False
 
     @property
-    def unique(self) -> int:
-        return len(self.ids) + len(self.late)
-
-    def saw(self, comment_id: int) -> None:
-        if comment_id > self.last:
-            self.ids.append(comment_id)
-            self.last = comment_id
-            return
-        at = bisect.bisect_left(self.ids, comment_id)
-        if (at < len(self.ids) and self.ids[at] == comment_id) or comment_id in self.late:
-            self.duplicated += 1
-        else:
-            self.out_of_order += 1
-            self.late.add(comment_id)
+    def connected(self) -> bool:
+        return self.ws is not None
 
     async def open(self, url: str, timeout: float) -> float:
         """Connect and read `hello`; return the seconds it took."""
@@ -105,7 +64,7 @@ class Reader:
                 close_timeout=CLOSE_SECONDS,
                 max_queue=1024,
             )
-            first = _decode(await self.ws.recv(decode=False))
+            first = decode_event(await self.ws.recv(decode=False))
         if not isinstance(first, Hello):
             raise ProtocolError(f"first message was {type(first).__name__}, not hello")
         return time.perf_counter() - start
@@ -115,18 +74,7 @@ class Reader:
         try:
             while True:
                 data = await self.ws.recv(decode=False)
-                now = time.time()
-                try:
-                    event = _decode(data)
-                except msgspec.MsgspecError:
-                    event = None  # a message type newer than this client: the API may add them
-                if isinstance(event, CommentEvent):
-                    sent = sent_at(event.comment.body, tally.run_id)
-                    if sent is not None:
-                        tally.delivered(sent, now)
-                        self.saw(event.comment.id)
-                        continue
-                tally.other_messages += 1  # watchers, edits, someone else's comment, ...
+                self.record(decode_event(data), tally, time.time())
         except ConnectionClosed:
             if not self.finished:
                 rcvd = self.ws.close_code
@@ -138,9 +86,11 @@ class Reader:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self.ws.close(), CLOSE_SECONDS)
 
-
-class ProtocolError(Exception):
-    """The server answered, but not as the API says."""
+    async def abandon(self) -> None:
+        """A failed connect: close what was opened; the reader is not counted as connected."""
+        if self.ws is not None:
+            await self.close()
+        self.ws = None
 
 
 def error_name(exc: BaseException) -> str:
@@ -163,17 +113,19 @@ class ReaderProcess:
     def __init__(self, spec: Spec) -> None:
         self.spec = spec
         self.tally = Tally(spec)
-        self.readers = [
-            Reader(spec.slugs[(spec.first + i) % len(spec.slugs)]) for i in range(spec.count)
+        kind = SseReader if spec.transport == "sse" else Reader
+        self.readers: list[Record] = [
+            kind(spec.slugs[(spec.first + i) % len(spec.slugs)]) for i in range(spec.count)
         ]
         self.connect_time = Histogram()
         self.errors: dict[str, int] = {}
         self.connected = 0
         self.tasks: list[asyncio.Task[None]] = []
 
-    @property
-    def ws_base(self) -> str:
-        return self.spec.ws_url.rstrip("/")
+    def url(self, slug: str) -> str:
+        if self.spec.transport == "sse":
+            return f"{self.spec.url.rstrip('/')}/sse/articles/{slug}"
+        return f"{self.spec.ws_url.rstrip('/')}/ws/articles/{slug}"
 
     async def connect_all(self) -> Ready:
         gate = asyncio.Semaphore(self.spec.connect_concurrency)
@@ -181,17 +133,15 @@ class ReaderProcess:
         failed = len(self.readers) - self.connected
         return Ready(self.connected, failed, self.errors, self.connect_time.data())
 
-    async def _connect(self, reader: Reader, gate: asyncio.Semaphore) -> None:
-        url = f"{self.ws_base}/ws/articles/{reader.slug}"
+    async def _connect(self, reader: Record, gate: asyncio.Semaphore) -> None:
+        url = self.url(reader.slug)
         async with gate:
             try:
                 self.connect_time.record_seconds(await reader.open(url, self.spec.connect_timeout))
             except Exception as exc:  # every failure is counted by kind, none stops the run
                 reason = error_name(exc)
                 self.errors[reason] = self.errors.get(reason, 0) + 1
-                if reader.ws is not None:
-                    await reader.close()
-                reader.ws = None
+                await reader.abandon()
                 return
         self.connected += 1
         self.tasks.append(asyncio.create_task(reader.listen(self.tally)))
@@ -206,7 +156,7 @@ class ReaderProcess:
         )
 
     async def finish(self, expect: Expect, started: float) -> Result:
-        live = [reader for reader in self.readers if reader.ws is not None]
+        live = [reader for reader in self.readers if reader.connected]
         wanted = {slug: set(ids) for slug, ids in expect.ids.items()}
         await self._drain(live, wanted, expect.drain_timeout)
         await asyncio.gather(*(reader.close() for reader in live))
@@ -215,7 +165,7 @@ class ReaderProcess:
         await asyncio.gather(*self.tasks, return_exceptions=True)
         return self._result(live, wanted, started)
 
-    async def _drain(self, live: list[Reader], wanted: dict[str, set[int]], timeout: float) -> None:
+    async def _drain(self, live: list[Record], wanted: dict[str, set[int]], timeout: float) -> None:
         """Wait until every open reader has as many ids as were acknowledged, or the timeout."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -226,7 +176,7 @@ class ReaderProcess:
                 return
             await asyncio.sleep(0.05)
 
-    def _result(self, live: list[Reader], wanted: dict[str, set[int]], started: float) -> Result:
+    def _result(self, live: list[Record], wanted: dict[str, set[int]], started: float) -> Result:
         missing = duplicated = out_of_order = extra = problems = total = 0
         closed: dict[str, int] = {}
         for reader in live:

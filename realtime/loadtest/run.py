@@ -234,6 +234,8 @@ async def connect_readers(state: RunState) -> None:
             connect_timeout=options.connect_timeout,
             connect_concurrency=options.connect_concurrency,
             bin_seconds=BIN_SECONDS,
+            transport=options.transport,
+            url=options.url,
         )
         state.procs.append(await ReaderProc.start(spec))
     most = math.ceil(options.readers / options.procs / options.connect_concurrency)
@@ -241,7 +243,8 @@ async def connect_readers(state: RunState) -> None:
     state.readies = await _gather([proc.ready for proc in state.procs], timeout, "connecting")
     if not any(ready.connected for ready in state.readies):
         reasons = sorted({reason for ready in state.readies for reason in ready.errors})
-        raise RunError(f"no reader could connect to {options.ws_url}: {', '.join(reasons)}")
+        where = options.url if options.transport == "sse" else options.ws_url
+        raise RunError(f"no reader could connect to {where}: {', '.join(reasons)}")
 
 
 async def post(state: RunState, client: httpx.AsyncClient) -> None:

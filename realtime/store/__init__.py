@@ -3,7 +3,8 @@
 - `core`: the `Store`, the one interface above every database (reads, and writes through
   the group-commit writer), with its SQL written once
 - `db`: what the Store asks of a database backend (`Backend`, `Tx`)
-- `sqlite`: the SQLite backend (the embedded default); `schema`: its numbered migrations
+- `sqlite`: the SQLite backend (the embedded default); `schema`: its numbered migrations;
+  `file_guard`: its check that the database path still names the file it has open
 - `group_commit`: the writer that puts concurrent writes into one transaction
 - `moderation`: the SQL of the moderation queue; `archive`: backup, export and import
 """

@@ -17,7 +17,9 @@ Import goes through the Store (any backend); backup and export read an SQLite fi
 
 from __future__ import annotations
 
+import errno
 import os
+import sqlite3
 from collections.abc import AsyncIterator, Iterable, Sequence
 from pathlib import Path
 from typing import Any, Literal
@@ -25,7 +27,7 @@ from typing import Any, Literal
 import aiosqlite
 import msgspec
 
-from realtime.errors import Conflict, Invalid
+from realtime.errors import Conflict, Invalid, Unavailable
 from realtime.models import CommentId, Slug
 from realtime.store.core import Store
 from realtime.store.db import Backend, Tx, scalar
@@ -117,14 +119,22 @@ async def backup(source: str | Path, target: str | Path, *, busy_timeout_ms: int
             await src.backup(dst)  # all pages in one step: one snapshot, never a torn copy
             await dst.execute("PRAGMA journal_mode = DELETE")  # one self-contained file
             comments = await _check_copy(dst)
-    except BaseException:
+        _fsync(partial)
+    except BaseException as exc:
         partial.unlink(missing_ok=True)
+        if _no_room(exc):
+            raise Unavailable(f"no room for the copy at {target} ({exc}); it is as it was") from exc
         raise
     finally:
         await src.close()
-    _fsync(partial)
     os.replace(partial, target)
     return comments
+
+
+def _no_room(exc: BaseException) -> bool:
+    if isinstance(exc, sqlite3.Error):
+        return bool(getattr(exc, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL)
+    return isinstance(exc, OSError) and exc.errno == errno.ENOSPC
 
 
 async def _check_copy(conn: aiosqlite.Connection) -> int:

@@ -12,7 +12,7 @@ from typing import Any, Literal
 
 import msgspec
 
-from realtime.errors import Invalid, NotFound
+from realtime.errors import Conflict, NotFound
 from realtime.models import Ban, BanIn, BanList
 from realtime.store.audit import Note, record
 from realtime.store.db import Backend, Tx
@@ -78,11 +78,11 @@ class BanStore:
             if found is None:
                 raise NotFound(f"no {'held ' if source == 'pending' else ''}comment {source_id}")
             article, author, email, prefix, client_key = found
-            if not data.address:
+            if data.on == "email":
                 prefix = client_key = None
-            key = email_key(email) if data.email and email else None
+            key = email_key(email) if data.on != "network" and email else None
             if client_key is None and key is None:
-                raise Invalid(_nothing_to_ban(data), "address" if data.address else "email")
+                raise Conflict(_nothing_to_ban(data), "on")
             comment, pending = (source_id, None) if source == "comments" else (None, source_id)
             row = await tx.one(
                 "INSERT INTO bans (address_key, address_prefix, email_key, author, comment,"
@@ -179,10 +179,8 @@ class BanStore:
 
 
 def _nothing_to_ban(data: BanIn) -> str:
-    wanted = [word for word, on in (("network", data.address), ("e-mail", data.email)) if on]
-    if not wanted:
-        return "choose the poster's network, their e-mail, or both"
-    return f"this comment keeps no {' or '.join(wanted)} of its poster to ban"
+    wanted = {"network": "network", "email": "e-mail", "both": "network or e-mail"}[data.on]
+    return f"this comment no longer keeps a {wanted} of its poster to ban"
 
 
 def _detail(ban: Ban) -> str:

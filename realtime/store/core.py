@@ -81,7 +81,9 @@ class Store:
         return str(row[0])
 
     async def ping(self) -> None:
+        """The database answers, and can still be trusted with a commit (`Backend.check`)."""
         await self._one("SELECT 1")
+        self.backend.check()
 
     async def get_article(self, slug: str) -> Article | None:
         row = await self._one(f"SELECT {_ARTICLE_COLUMNS} FROM articles WHERE slug = ?", (slug,))
@@ -146,11 +148,14 @@ class Store:
 
     async def authorship(self, comment_id: int) -> Authorship | None:
         row = await self._one(
-            "SELECT id, article, created, token_hash FROM comments"
-            " WHERE id = ? AND status = 'published'",
+            "SELECT id, article, created, token_hash, status = 'published' FROM comments"
+            " WHERE id = ?",
             (comment_id,),
         )
-        return Authorship(*row) if row else None
+        if row is None:
+            return None
+        comment_id, article, created, token_hash, published = row
+        return Authorship(comment_id, article, created, token_hash, bool(published))
 
     # ---- writes (group commit) ---------------------------------------------------------------
 

@@ -54,6 +54,12 @@ class Backend(Protocol):
         """Roll back whatever is open; never raises for "nothing to roll back"."""
         ...
 
+    def check(self) -> None:
+        """Raise `Unavailable` once the database can no longer be trusted with a commit (SQLite:
+        its file is no longer at its path). Cheap: the writer calls it after every COMMIT,
+        before acknowledging the group, and /healthz calls it."""
+        ...
+
     async def highest_id(self, tx: Tx, table: str) -> int:
         """The highest id this table has ever given out (ids are never given out twice)."""
         ...

@@ -7,7 +7,13 @@ commits once: one fsync for the whole group instead of one per comment. After th
 each job's `on_commit` in the order the jobs ran (which is id order), then resolves the callers'
 futures. A database error (disk full, locked past the busy timeout, connection lost) rolls the
 whole group back and fails every job in it with `Unavailable`: nothing is half-written, nothing
-is acknowledged that is not on disk.
+is acknowledged that is not on disk. Such failures are logged once per run of them (a full disk
+fails every group until space is freed), not once per group.
+
+After each COMMIT, before the group is acknowledged, `backend.check()` says whether the database
+can still be trusted (SQLite: `file_guard.py`, its file is still at its path). When it raises, the
+group fails as above and nothing of it is published, so nothing is acknowledged from a file that
+no restart would open; from then on every group fails with that error before writing anything.
 """
 
 from __future__ import annotations
@@ -65,6 +71,8 @@ class GroupCommitWriter:
         # Wraps the publishing of one group (the hub's `batch`), so readers get a group's events
         # in one write each.
         self.settle_scope: Callable[[], AbstractContextManager[object]] = nullcontext
+        self._distrusted: AppError | None = None  # what backend.check() raised, for good
+        self._failed_groups = 0  # in the current run of failures, for logging once
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="group-commit")
@@ -108,10 +116,13 @@ class GroupCommitWriter:
     async def _commit(self, batch: list[_Job[Any]]) -> None:
         started = time.perf_counter()
         backend = self._backend
+        if self._distrusted is not None:
+            self._fail(batch, self._distrusted)
+            return
         try:
             self._tx = tx = await backend.begin()
         except backend.unavailable as exc:
-            self._fail(batch, _unavailable(exc))
+            self._fail(batch, self._unavailable(exc))
             return
         try:
             for job in batch:
@@ -119,9 +130,14 @@ class GroupCommitWriter:
             await backend.commit(tx)
         except backend.unavailable as exc:
             await self._rollback()
-            self._fail(batch, _unavailable(exc))
+            self._fail(batch, self._unavailable(exc))
             return
         self._tx = None
+        if not self._trusted(batch):  # committed, but maybe to a file no restart will open
+            return
+        if self._failed_groups:
+            log.warning("writes work again, after %d failed group commits", self._failed_groups)
+            self._failed_groups = 0
         self.stats.record(time.perf_counter() - started, len(batch))
         with self.settle_scope():
             for job in batch:
@@ -152,6 +168,21 @@ class GroupCommitWriter:
         if tx is not None:
             await self._backend.rollback(tx)
 
+    def _trusted(self, batch: list[_Job[Any]]) -> bool:
+        try:
+            self._backend.check()
+        except AppError as error:
+            self._distrusted = error
+            self._fail(batch, error)
+            return False
+        return True
+
+    def _unavailable(self, exc: BaseException) -> Unavailable:
+        if not self._failed_groups:
+            log.warning("writes fail (%s): they answer 503 until the database takes them", exc)
+        self._failed_groups += 1
+        return Unavailable(f"the database cannot take writes right now ({exc})")
+
     def _fail(self, batch: list[_Job[Any]], error: AppError) -> None:
         for job in batch:
             _resolve(job.future, error=error)
@@ -166,8 +197,3 @@ def _resolve(
         future.set_exception(error)
     else:
         future.set_result(result)
-
-
-def _unavailable(exc: BaseException) -> Unavailable:
-    log.warning("write failed: %s", exc)
-    return Unavailable(f"the database cannot take writes right now ({exc})")

@@ -59,9 +59,11 @@ class Change(msgspec.Struct, frozen=True):
 
 
 class Authorship(msgspec.Struct, frozen=True):
-    """What the service needs to decide whether a token may edit or delete a comment."""
+    """What the service needs to decide whether a token may edit or delete a comment
+    (also once deleted: its author is then told so, anyone else learns nothing)."""
 
     id: int
     article: str
     created: str
     token_hash: bytes
+    published: bool

@@ -19,6 +19,7 @@ from pathlib import Path
 import aiosqlite
 
 from realtime.store.db import Params, Row, Tx
+from realtime.store.file_guard import FileGuard
 from realtime.store.files import InUse
 from realtime.store.schema import migrate
 
@@ -76,6 +77,7 @@ class SqliteBackend:
         self._writer = SqliteTx(writer)
         self._readers = [SqliteTx(conn) for conn in readers]
         self._next_reader = itertools.cycle(self._readers)
+        self.file_guard = FileGuard({})  # `open` watches the files it opened
 
     @classmethod
     async def open(cls, path: str | Path, busy_timeout_ms: int = 5000) -> SqliteBackend:
@@ -94,7 +96,9 @@ class SqliteBackend:
             await writer.close()
             in_use.release()
             raise
-        return cls(writer, readers, path, in_use)
+        backend = cls(writer, readers, path, in_use)
+        backend.file_guard = FileGuard.watch(path)  # the file just opened, and its -wal
+        return backend
 
     def reader(self) -> SqliteTx:
         return next(self._next_reader)
@@ -111,6 +115,9 @@ class SqliteBackend:
             await tx.run("ROLLBACK")
         except sqlite3.Error:
             pass  # no transaction left to roll back (SQLite may already have done it)
+
+    def check(self) -> None:
+        self.file_guard.check()
 
     async def highest_id(self, tx: Tx, table: str) -> int:
         # AUTOINCREMENT keeps the highest id ever committed here, deleted rows included.

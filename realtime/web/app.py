@@ -7,8 +7,7 @@ import contextlib
 import logging
 import os
 import signal
-from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
-from pathlib import Path
+from collections.abc import AsyncIterator, Callable, Coroutine
 from typing import Any
 
 import msgspec
@@ -17,7 +16,7 @@ from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
-from starlette.responses import FileResponse, Response
+from starlette.responses import Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
@@ -29,21 +28,15 @@ from realtime.live.factory import make_hub
 from realtime.models import ErrorBody, ErrorDetail
 from realtime.service import CommentService
 from realtime.store import Store
-from realtime.web import admin, http, lognoise, ws
+from realtime.web import admin, http, lognoise, sse, ws
+from realtime.web.descriptors import DESCRIPTORS, DescriptorBudget
+from realtime.web.files import static_dir
 from realtime.web.metrics import Metrics, TimingMiddleware
 from realtime.web.openapi import openapi_route
+from realtime.web.pages import Pages, client_settings
 
 log = logging.getLogger("realtime")
 _encode = msgspec.json.Encoder().encode
-
-
-def static_dir() -> Path:
-    """The browser client, found next to the package (source checkout or installed copy)."""
-    package = Path(__file__).resolve().parent.parent  # realtime/, above realtime/web/
-    for candidate in (package / "static", package.parent / "static"):
-        if candidate.is_dir():
-            return candidate
-    return package.parent / "static"
 
 
 def page_headers(settings: Settings) -> dict[str, str]:
@@ -62,14 +55,7 @@ def page_headers(settings: Settings) -> dict[str, str]:
 
 def client_config(settings: Settings) -> Route:
     """`GET /api/config`: what the browser client checks before sending (bounds, edit window)."""
-    body = _encode(
-        {
-            "edit_window_seconds": settings.edit_window_seconds,
-            "author_max_chars": settings.author_max_chars,
-            "body_max_chars": settings.body_max_chars,
-            "email_max_chars": settings.email_max_chars,
-        }
-    )
+    body = _encode(client_settings(settings))
 
     async def endpoint(request: Request) -> Response:
         return Response(body, media_type="application/json")
@@ -78,7 +64,7 @@ def client_config(settings: Settings) -> Route:
 
 
 def error_response(error: AppError) -> Response:
-    headers = {"Retry-After": str(error.retry_after)} if hasattr(error, "retry_after") else None
+    headers = {"Retry-After": str(error.retry_after)} if error.retry_after is not None else None
     return Response(_encode(error.body()), error.status, headers, media_type="application/json")
 
 
@@ -98,7 +84,9 @@ async def on_http_exception(request: Request, exc: Exception) -> Response:
         return error_response(NotFound("no such endpoint"))
     if exc.status_code == 405:
         response = error_response(MethodNotAllowed(f"{request.method} is not allowed here"))
-        response.headers.update(exc.headers or {})
+        # Starlette joins a set (no stable order), and StaticFiles sends no Allow at all.
+        allowed = (exc.headers or {}).get("Allow", "GET, HEAD")
+        response.headers["Allow"] = ", ".join(sorted(m.strip() for m in allowed.split(",")))
         return response
     body = ErrorBody(ErrorDetail(exc.status_code, "http_error", str(exc.detail)))
     return Response(_encode(body), exc.status_code, exc.headers, media_type="application/json")
@@ -147,16 +135,11 @@ def create_app(settings: Settings, reload: Callable[[], Settings] | None = None)
     """The app; `reload` gives fresh settings for SIGHUP and the admin page (the word lists)."""
     files = static_dir()
     headers = page_headers(settings)
-    metrics = Metrics()
-
-    def page(name: str) -> Callable[[Request], Awaitable[Response]]:
-        async def endpoint(request: Request) -> Response:
-            return FileResponse(files / name, headers=headers, media_type="text/html")
-
-        return endpoint
+    descriptors = DescriptorBudget()
+    metrics = Metrics(descriptors)
 
     @contextlib.asynccontextmanager
-    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+    async def lifespan(app: Starlette) -> AsyncIterator[dict[str, Any]]:
         store = await Store.open(
             settings.db,
             group_commit_max=settings.group_commit_max,
@@ -174,8 +157,9 @@ def create_app(settings: Settings, reload: Callable[[], Settings] | None = None)
         metrics.bind(service, backups)
         reload_on_hangup(service, app.state.reload_settings)
         tasks = [asyncio.create_task(job) for job in background(service, backups)]
+        descriptors.install(asyncio.get_running_loop())
         try:
-            yield
+            yield {DESCRIPTORS: descriptors}  # uvicorn hands the lifespan state to connections
         finally:
             for task in tasks:
                 task.cancel()
@@ -189,10 +173,9 @@ def create_app(settings: Settings, reload: Callable[[], Settings] | None = None)
         *admin.routes,
         openapi_route(),
         *ws.routes,
+        *sse.routes,
         client_config(settings),
-        Route("/", page("index.html")),
-        Route("/admin", page("admin.html")),
-        Route("/articles/{slug}", page("article.html")),
+        *Pages(settings, headers).routes(),
         Route("/metrics", metrics.endpoint),
         Mount("/static", StaticFiles(directory=files, check_dir=False), name="static"),
     ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 import msgspec
@@ -24,6 +25,8 @@ from realtime.moderators import Actor
 from realtime.service import CommentService, slug_list
 
 T = TypeVar("T")
+Endpoint = Callable[[Request], Awaitable[Response]]
+EXACT_FLOAT_MAX = 2**53  # every integer up to here has an exact float
 _encode = msgspec.json.Encoder().encode
 _decoders: dict[type[Any], msgspec.json.Decoder[Any]] = {}
 
@@ -44,9 +47,21 @@ def bearer(request: Request) -> str | None:
 
 async def read_json(request: Request, kind: type[T]) -> T:
     """Strict decode of a bounded JSON body: 415, 413, 400 or 422, never a 500."""
+    body = await read_body(request, "application/json")
+    try:
+        return _decode(body, kind)
+    except msgspec.ValidationError as exc:
+        raise from_validation(exc) from None
+    except (msgspec.DecodeError, UnicodeDecodeError) as exc:
+        raise BadRequest(f"malformed JSON: {exc}") from None
+
+
+async def read_body(request: Request, media_type: str) -> bytes:
+    """The body, if it is of `media_type` (else 415) and within `max_request_bytes` (else 413,
+    whether the size is declared or only streamed)."""
     media = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if media != "application/json":
-        raise UnsupportedMedia("send the body as application/json")
+    if media != media_type:
+        raise UnsupportedMedia(f"send the body as {media_type}")
     limit = request.app.state.settings.max_request_bytes
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limit:
@@ -56,13 +71,34 @@ async def read_json(request: Request, kind: type[T]) -> T:
         body += chunk
         if len(body) > limit:
             raise PayloadTooLarge(f"request body is over {limit} bytes")
+    return bytes(body)
+
+
+def _decode(body: bytes | bytearray, kind: type[T]) -> T:
     decoder = _decoders.setdefault(kind, msgspec.json.Decoder(kind))
     try:
         value: T = decoder.decode(body)
     except msgspec.ValidationError as exc:
-        raise from_validation(exc) from None
-    except (msgspec.DecodeError, UnicodeDecodeError) as exc:
-        raise BadRequest(f"malformed JSON: {exc}") from None
+        if "got `float`" not in str(exc):
+            raise
+        try:
+            value = msgspec.convert(_integral_as_int(msgspec.json.decode(body)), kind)
+        except msgspec.ValidationError as again:
+            # "got `int`": a float the second look made whole, where no number belongs.
+            raise exc if "got `int`" in str(again) else again from None
+    return value
+
+
+def _integral_as_int(value: Any) -> Any:
+    """JSON Schema's `integer` is any number with an integral value (`293135.0`, `2.93e5`), but
+    msgspec's strict decoding takes only integer literals: a second look, on that error only.
+    Past 2**53 a float no longer says which integer was meant, so it stays refused."""
+    if isinstance(value, float) and value.is_integer() and abs(value) <= EXACT_FLOAT_MAX:
+        return int(value)
+    if isinstance(value, dict):
+        return {key: _integral_as_int(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_integral_as_int(item) for item in value]
     return value
 
 
@@ -184,16 +220,26 @@ async def close_article(request: Request) -> Response:
     return json_response(await service(request).moderation.set_closed(slug, closed, actor))
 
 
+def resource(path: str, **handlers: Endpoint) -> Route:
+    """One route for all the methods of a path (`GET=…, PUT=…`), so that a 405's `Allow` lists
+    every method the resource takes (and HEAD wherever GET is)."""
+    by_method = dict(handlers)
+    methods = list(by_method)
+    if "GET" in by_method:
+        by_method["HEAD"] = by_method["GET"]
+
+    async def dispatch(request: Request) -> Response:
+        return await by_method[request.method](request)
+
+    return Route(path, dispatch, methods=methods)
+
+
 routes = [
     Route("/healthz", healthz),
     Route("/api/articles", list_articles),
-    Route("/api/articles/{slug}", get_article, methods=["GET"]),
-    Route("/api/articles/{slug}", put_article, methods=["PUT"]),
-    Route("/api/articles/{slug}/comments", list_comments, methods=["GET"]),
-    Route("/api/articles/{slug}/comments", post_comment, methods=["POST"]),
-    Route("/api/comments/{id}", get_comment, methods=["GET"]),
-    Route("/api/comments/{id}", patch_comment, methods=["PATCH"]),
-    Route("/api/comments/{id}", delete_comment, methods=["DELETE"]),
+    resource("/api/articles/{slug}", GET=get_article, PUT=put_article),
+    resource("/api/articles/{slug}/comments", GET=list_comments, POST=post_comment),
+    resource("/api/comments/{id}", GET=get_comment, PATCH=patch_comment, DELETE=delete_comment),
     Route("/api/counts", counts),
     Route("/api/admin/pending", list_pending, methods=["GET"]),
     Route("/api/admin/pending/{id}/approve", approve_pending, methods=["POST"]),

@@ -20,10 +20,12 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 if TYPE_CHECKING:
     from realtime.backups import AutoBackup
     from realtime.service import CommentService
+    from realtime.web.descriptors import DescriptorBudget
 
 
 class Metrics:
-    def __init__(self) -> None:
+    def __init__(self, descriptors: DescriptorBudget | None = None) -> None:
+        self._descriptors = descriptors
         self.registry = CollectorRegistry()
         self.request_seconds = Histogram(
             "realtime_http_request_seconds",
@@ -63,6 +65,20 @@ class Metrics:
             ("realtime_group_commit_jobs", "Writes in those transactions", writer.jobs),
         ):
             yield CounterMetricFamily(name, text, value=value)
+        refused = CounterMetricFamily(
+            "realtime_readers_refused",
+            "Readers refused at a limit (1013, or 503 for a stream)",
+            labels=["limit"],
+        )
+        for limit, count in service.sockets.refused.items():
+            refused.add_metric([limit], count)
+        yield refused
+        if self._descriptors is not None:
+            yield CounterMetricFamily(
+                "realtime_connections_refused",
+                "New connections answered 503 near the open-file limit",
+                value=self._descriptors.refused,
+            )
         yield from self._collect_backups()
 
     def _collect_backups(self) -> Iterator[Metric]:
@@ -91,7 +107,8 @@ class TimingMiddleware:
         self.metrics = metrics
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] != "http" or scope["path"].startswith("/sse/"):
+            # An event stream lasts as long as its reader stays: no request latency to observe.
             await self.app(scope, receive, send)
             return
         started = time.perf_counter()

@@ -48,12 +48,14 @@ ERROR_MEANINGS = {
     403: "admin endpoints disabled, a token that does not grant this, a banned poster, or an "
     "article closed to new comments",
     404: "unknown article or comment",
-    409: "a parent that is not there or in another article, or the same comment twice in a row",
+    409: "a parent that is not there or in another article, the same comment twice in a row, or"
+    " a ban on what the comment no longer keeps",
     413: "request body over the configured bound",
     415: "request body is not application/json",
     422: "a field or parameter out of bounds (named in `field`)",
     429: "rate limited (see Retry-After)",
-    503: "the database cannot take the write right now; nothing was written",
+    503: "the database cannot take the write right now (see Retry-After), or the database file"
+    " is gone from under the server; nothing was written",
 }
 PARAMETERS: dict[str, dict[str, Any]] = {
     "slug": {
@@ -103,6 +105,54 @@ PARAMETERS: dict[str, dict[str, Any]] = {
     },
 }
 
+# OpenAPI links: which values of a success answer later requests can use (schemathesis's stateful
+# phase follows them), keyed by the operation that answers. Each is the target operation and its
+# parameters as runtime expressions; an author's token goes in as that comment's bearer token.
+_SLUG = {"slug": "$response.body#/slug"}
+_POSTED = "$response.body#/comment/id"
+_AUTHOR = {"id": _POSTED, "header.Authorization": "Bearer {$response.body#/token}"}
+LINKS: dict[str, dict[str, dict[str, Any]]] = {
+    "put_article": {
+        "GetArticle": {"operationId": "get_article", "parameters": _SLUG},
+        "ListComments": {"operationId": "list_comments", "parameters": _SLUG},
+        "PostComment": {"operationId": "post_comment", "parameters": _SLUG},
+        "CloseArticle": {"operationId": "close_article", "parameters": _SLUG},
+    },
+    "close_article": {"ReopenArticle": {"operationId": "reopen_article", "parameters": _SLUG}},
+    "reopen_article": {"PostComment": {"operationId": "post_comment", "parameters": _SLUG}},
+    "post_comment": {
+        "GetComment": {"operationId": "get_comment", "parameters": {"id": _POSTED}},
+        "EditComment": {"operationId": "patch_comment", "parameters": _AUTHOR},
+        "DeleteComment": {"operationId": "delete_comment", "parameters": _AUTHOR},
+        "Reply": {
+            "operationId": "post_comment",
+            "parameters": {"slug": "$response.body#/comment/article"},
+            "requestBody": {"parent": _POSTED},
+        },
+        # A held comment's id is its id in the moderation queue.
+        "ApproveHeld": {"operationId": "approve_pending", "parameters": {"id": _POSTED}},
+        "RejectHeld": {"operationId": "reject_pending", "parameters": {"id": _POSTED}},
+    },
+    "patch_comment": {
+        "GetEdited": {"operationId": "get_comment", "parameters": {"id": "$response.body#/id"}}
+    },
+    "list_comments": {
+        "GetFirst": {
+            "operationId": "get_comment",
+            "parameters": {"id": "$response.body#/comments/0/id"},
+        }
+    },
+    "list_pending": {
+        "ApproveFirst": {
+            "operationId": "approve_pending",
+            "parameters": {"id": "$response.body#/pending/0/id"},
+        }
+    },
+    "approve_pending": {
+        "GetApproved": {"operationId": "get_comment", "parameters": {"id": "$response.body#/id"}}
+    },
+}
+
 OPERATIONS: tuple[Operation, ...] = (
     Operation(
         name="healthz",
@@ -110,6 +160,7 @@ OPERATIONS: tuple[Operation, ...] = (
         path="/healthz",
         summary="The server and its database answer",
         response=Health,
+        errors=(503,),
     ),
     Operation(
         name="list_articles",
@@ -320,6 +371,8 @@ def _responses(op: Operation) -> dict[str, Any]:
             success["headers"] = {
                 "Location": {"description": "the new comment", "schema": {"type": "string"}}
             }
+        if op.name in LINKS:
+            success["links"] = LINKS[op.name]
         responses[str(status)] = success
     for status in sorted(set(op.errors)):
         responses[str(status)] = {

@@ -84,7 +84,7 @@ OPERATIONS: tuple[Operation, ...] = (
         ok=(201,),
         body=BanIn,
         parameters=("id",),
-        errors=(*BODY_ERRORS, *MODERATOR, 404, 503),
+        errors=(*BODY_ERRORS, *MODERATOR, 404, 409, 503),
         auth=True,
     ),
     Operation(
@@ -96,7 +96,7 @@ OPERATIONS: tuple[Operation, ...] = (
         ok=(201,),
         body=BanIn,
         parameters=("id",),
-        errors=(*BODY_ERRORS, *MODERATOR, 404, 503),
+        errors=(*BODY_ERRORS, *MODERATOR, 404, 409, 503),
         auth=True,
     ),
     Operation(

@@ -6,20 +6,30 @@ awaiting, and tells how many bytes the transport still holds unsent. That is wha
 `websockets.broadcast` does, and what the ASGI `send` cannot: each event is framed once and the
 same bytes go to every reader, no reader's slow socket delays the loop, and a reader that is too
 far behind still gets its 1013 close frame queued behind its backlog.
+
+`DirectHttpProtocol` does the same for Server-Sent Events: uvicorn's httptools protocol plus the
+`realtime.direct_stream` extension, a `DirectStream` that writes chunks of a response body that
+the app has started through ASGI, and ends it itself (too slow, or shutting down).
+`BudgetedHttpProtocol` on top of it refuses new connections near the open-file limit
+(`descriptors.py`).
 """
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import uvicorn
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from uvicorn.protocols.utils import ClientDisconnected
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 from websockets.http11 import Request
 
 from realtime.config import Settings
 from realtime.web import lognoise
-from realtime.web.ws import DIRECT_EXTENSION
+from realtime.web.descriptors import DESCRIPTORS, LINGER_SECONDS, REFUSAL, DescriptorBudget
+from realtime.web.sse import DIRECT_STREAM
+from realtime.web.ws import CLOSE_TIMEOUT, DIRECT_EXTENSION
 
 
 class DirectSocket:
@@ -88,6 +98,97 @@ class DirectWebSocketProtocol(WebSocketsSansIOProtocol):
             scope["extensions"][DIRECT_EXTENSION] = DirectSocket(self)
 
 
+class DirectStream:
+    """Non-blocking writes to one response's chunked body, once the app has sent the response
+    start through ASGI and called `open` (on the fan-out hot path: the caller frames the chunks,
+    so that readers at the same place share them)."""
+
+    __slots__ = ("_transport", "_loop", "live", "ended")
+
+    def __init__(self, transport: asyncio.Transport, loop: asyncio.AbstractEventLoop) -> None:
+        self._transport = transport
+        self._loop = loop
+        self.live = False
+        self.ended = False
+
+    def open(self) -> None:
+        """From now on the body is written here, past ASGI, until the connection ends."""
+        self.live = True
+
+    def write(self, chunks: bytes) -> int:
+        """Queue framed chunks; return the bytes the transport still holds unsent."""
+        transport = self._transport
+        if self.ended or transport.is_closing():
+            return 0
+        transport.write(chunks)
+        size: int = transport.get_write_buffer_size()
+        return size
+
+    def end(self) -> None:
+        """Queue the last chunk behind whatever is unsent and close; drop the link if it never
+        drains. The app's receive() then reports the disconnect."""
+        if self.ended or self._transport.is_closing():
+            return
+        self.ended = True
+        self._transport.write(b"0\r\n\r\n")
+        self._transport.close()
+        self._loop.call_later(CLOSE_TIMEOUT, self._transport.abort)
+
+
+class DirectHttpProtocol(HttpToolsProtocol):
+    stream: DirectStream | None = None
+
+    def on_headers_complete(self) -> None:
+        super().on_headers_complete()
+        scope: Any = self.scope
+        if "path" in scope:  # an HTTP request, not a WebSocket upgrade; its task starts next turn
+            self.stream = DirectStream(self.transport, self.loop)
+            scope["extensions"] = {DIRECT_STREAM: self.stream}
+
+    def shutdown(self) -> None:
+        """On SIGTERM, end open event streams now (their readers reconnect elsewhere with
+        Last-Event-ID) instead of waiting out the graceful-shutdown timeout."""
+        if self.stream is not None and self.stream.live:
+            self.stream.end()
+            return
+        super().shutdown()
+
+
+class BudgetedHttpProtocol(DirectHttpProtocol):
+    """The HTTP protocol `realtime serve` runs: new connections past the descriptor budget get a
+    503 (`descriptors.py`) and are closed, before anything else."""
+
+    _budget: DescriptorBudget | None = None  # set when this connection is refused
+    _linger: asyncio.TimerHandle | None = None
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        budget: DescriptorBudget | None = self.app_state.get(DESCRIPTORS)
+        if budget is None or budget.admit(len(self.connections)):
+            return
+        transport.write(REFUSAL)
+        self._budget = budget
+        if not budget.may_linger():
+            transport.close()
+            return
+        # Closing with the request unread would reset the connection, and the client might lose
+        # the 503: so the request is read first, for a second at most.
+        budget.lingering += 1
+        self._linger = self.loop.call_later(LINGER_SECONDS, transport.close)
+
+    def data_received(self, data: bytes) -> None:
+        if self._budget is not None:  # refused: drop the request, close
+            self.transport.close()
+            return
+        super().data_received(data)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self._linger is not None and self._budget is not None:
+            self._linger.cancel()
+            self._budget.lingering -= 1
+        super().connection_lost(exc)
+
+
 def quiet_client_noise() -> None:
     """What clients get wrong is logged in one line at most, rate-limited (`lognoise`)."""
     lognoise.install()
@@ -98,7 +199,9 @@ def uvicorn_config(app: Any, settings: Settings, **overrides: Any) -> uvicorn.Co
     options: dict[str, Any] = {
         "host": settings.host,
         "port": settings.port,
+        "http": BudgetedHttpProtocol,
         "ws": DirectWebSocketProtocol,
+        "loop": settings.event_loop,
         "ws_max_size": settings.ws_max_frame_bytes,
         # A deflate context per reader costs ~50 KiB and one compression per event per reader.
         "ws_per_message_deflate": False,

@@ -16,24 +16,16 @@ from typing import Any, Protocol
 
 import msgspec
 from starlette import status
+from starlette.requests import HTTPConnection
 from starlette.routing import WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from realtime.errors import AppError, Invalid
 from realtime.live.hub import HubStats, Message, Overflowed, Sink, Subscriber
-from realtime.models import (
-    Auth,
-    CommentEvent,
-    CountsSnapshot,
-    DeleteEvent,
-    EditEvent,
-    Hello,
-    Ping,
-    Pong,
-    QueueSnapshot,
-)
+from realtime.models import Auth, CountsSnapshot, Ping, Pong, QueueSnapshot
 from realtime.service import CommentService, is_slug, slug_list
-from realtime.topics import ADMIN_TOPIC, article_topic, count_topic
+from realtime.topics import ADMIN_TOPIC, count_topic
+from realtime.web.resume import joined, number
 
 log = logging.getLogger("realtime.ws")
 WS_4404_UNKNOWN_ARTICLE = 4404
@@ -41,7 +33,6 @@ WS_4403_FORBIDDEN = 4403
 AUTH_TIMEOUT = 10.0
 # The ASGI extension through which `realtime.web.server` hands over a non-blocking socket.
 DIRECT_EXTENSION = "realtime.direct"
-REPLAY_PAGE = 500
 CLOSE_TIMEOUT = 2.0
 
 _encode = msgspec.json.Encoder().encode
@@ -63,15 +54,18 @@ class ClientError(Exception):
         self.reason = reason
 
 
-def origin_allowed(websocket: WebSocket) -> bool:
-    """No cross-site WebSocket hijacking: a browser's Origin must be ours or on the list."""
-    origin = websocket.headers.get("origin")
+def origin_allowed(connection: HTTPConnection) -> bool:
+    """No cross-site WebSocket hijacking, nor cross-site reading of an SSE stream: a browser's
+    Origin must be ours or on the list."""
+    origin = connection.headers.get("origin")
     if origin is None:
-        return True  # not a browser; browsers always send Origin on WebSocket upgrades
-    host = websocket.headers.get("host", "")
+        # Not a browser, or a same-origin EventSource (browsers always send Origin on WebSocket
+        # upgrades and on cross-origin requests).
+        return True
+    host = connection.headers.get("host", "")
     if origin in (f"http://{host}", f"https://{host}"):
         return True
-    allowed: list[str] = websocket.app.state.settings.allowed_origins
+    allowed: list[str] = connection.app.state.settings.allowed_origins
     return origin in allowed or "*" in allowed
 
 
@@ -109,81 +103,16 @@ async def _article(websocket: WebSocket, svc: CommentService) -> None:
     if article is None:
         await websocket.close(WS_4404_UNKNOWN_ARTICLE, "unknown article")
         return
+    query = websocket.query_params
     try:
-        after, since = _query_number(websocket, "after"), _query_number(websocket, "rev")
+        after, since = number(query.get("after"), "after"), number(query.get("rev"), "rev")
     except ValueError as bad:
         await websocket.close(status.WS_1008_POLICY_VIOLATION, f"{bad} must be an integer >= 0")
         return
-    topic = article_topic(slug)
-    async with svc.hub.subscribe([topic]) as subscriber:
-        # Subscribed first, then read: anything committed from here on is in the backlog, and
-        # anything the reads below already include is dropped from it by id (comments) or by
-        # change number (edits and deletions, when they are replayed).
-        rev = await svc.store.last_rev(slug)
-        last = await svc.store.last_comment_id(slug)
-        hello = Hello(
-            article=slug,
-            count=article.count,
-            last=last,
-            watchers=svc.hub.subscribers(topic),
-            closed=article.closed,
-            rev=rev,
-        )
-        await websocket.send_text(_encode(hello).decode())
-        if after is None:
-            await _serve(websocket, subscriber, last or 0, 0)
-            return
-        seen = await _replay(websocket, svc, slug, after)
-        if since is None:
-            await _serve(websocket, subscriber, seen, 0)
-            return
-        await _replay_changes(websocket, svc, slug, (since, rev), after)
-        await _serve(websocket, subscriber, seen, rev)
-
-
-def _query_number(websocket: WebSocket, name: str) -> int | None:
-    """A non-negative integer query parameter, None when absent; ValueError(name) if malformed."""
-    raw = websocket.query_params.get(name)
-    if raw is None:
-        return None
-    if not raw.isdigit() or len(raw) > 18:
-        raise ValueError(name)
-    return int(raw)
-
-
-async def _replay(websocket: WebSocket, svc: CommentService, slug: str, after: int) -> int:
-    """Send every published comment with an id above `after`; return the last id sent."""
-    seen = after
-    while True:
-        page = await svc.store.comments_after(slug, seen, REPLAY_PAGE)
-        if not page:
-            return seen
-        article = await svc.store.get_article(slug)
-        count = article.count if article else 0
-        for comment in page:
-            await websocket.send_text(_encode(CommentEvent(comment=comment, count=count)).decode())
-        seen = page[-1].id
-
-
-async def _replay_changes(
-    websocket: WebSocket, svc: CommentService, slug: str, revs: tuple[int, int], upto_id: int
-) -> None:
-    """Send the edits and deletions (rev in `revs`, half-open) of the comments the reader had."""
-    since, until = revs
-    while True:
-        changes = await svc.store.changes(slug, (since, until), upto_id, REPLAY_PAGE)
-        if not changes:
-            return
-        article = await svc.store.get_article(slug)
-        count = article.count if article else 0
-        for change in changes:
-            event: EditEvent | DeleteEvent = (
-                EditEvent(comment=change.comment, rev=change.rev)
-                if change.comment is not None
-                else DeleteEvent(id=change.id, count=count, rev=change.rev)
-            )
-            await websocket.send_text(_encode(event).decode())
-        since = changes[-1].rev
+    async with joined(svc, article, after, since) as join:
+        async for event, _ in join.greeting():
+            await websocket.send_text(event.decode())
+        await _serve(websocket, join.subscriber)
 
 
 async def counts_stream(websocket: WebSocket) -> None:
@@ -198,7 +127,7 @@ async def counts_stream(websocket: WebSocket) -> None:
         async with svc.hub.subscribe(count_topic(slug) for slug in slugs) as subscriber:
             counts = await svc.counts(slugs)
             await websocket.send_text(_encode(CountsSnapshot(counts=counts)).decode())
-            await _serve(websocket, subscriber, 0)
+            await _serve(websocket, subscriber)
 
 
 async def admin_stream(websocket: WebSocket) -> None:
@@ -223,7 +152,7 @@ async def admin_stream(websocket: WebSocket) -> None:
             async with svc.hub.subscribe([ADMIN_TOPIC]) as subscriber:
                 queue = await svc.moderation.pending(None)
                 await websocket.send_text(_encode(QueueSnapshot(pending=queue)).decode())
-                await _until(revoked, _serve(websocket, subscriber, 0))
+                await _until(revoked, _serve(websocket, subscriber))
         finally:
             svc.moderators.close_session(actor, revoked)
         if revoked.is_set():
@@ -249,11 +178,8 @@ async def _close_quietly(websocket: WebSocket, code: int, reason: str) -> None:
         await websocket.close(code, reason)
 
 
-async def _serve(
-    websocket: WebSocket, subscriber: Subscriber, seen: int, seen_rev: int = 0
-) -> None:
+async def _serve(websocket: WebSocket, subscriber: Subscriber) -> None:
     """Deliver live events until the client leaves, breaks the rules, or falls behind."""
-    subscriber.resume_after(seen, seen_rev)
     direct: DirectClose | None = websocket.scope.get("extensions", {}).get(DIRECT_EXTENSION)
     stats: HubStats = websocket.app.state.service.hub.stats
     if direct is not None:
