@@ -3,8 +3,9 @@ searchable, liftable, and ending by themselves."""
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -18,11 +19,11 @@ from realtime.errors import Banned
 from realtime.live.hub import Hub
 from realtime.models import ArticleIn, BanIn, CommentIn
 from realtime.moderators import OWNER_ACTOR
-from realtime.moderators.bans import network
+from realtime.moderators.bans import Bans, network
 from realtime.service import CommentService
 from realtime.store import Store
 from tests.conftest import ADMIN, Site
-from tests.servers import make_settings
+from tests.servers import UNIT, make_settings
 from tests.test_http import assert_error
 from tests.test_pages import form_token, post_form
 
@@ -268,3 +269,38 @@ async def test_the_form_without_javascript_refuses_a_banned_poster_and_names_the
     assert banned.status_code == 403
     assert "You are banned from commenting here." in banned.text
     assert ">Again</textarea>" in banned.text
+
+
+async def test_a_ban_made_by_another_process_is_in_force_within_a_second(
+    start_server: Any,
+) -> None:
+    """The server keeps the bans in force in memory and reads them again when they change: a
+    ban made and lifted by another process (here a second store on the same file) reaches it."""
+    server = start_server(trusted_proxies=["127.0.0.1"])
+    other = await Store.open(server.settings.db)
+    try:
+        bans = Bans(server.settings, other, lambda: datetime.now(UTC))
+        async with httpx.AsyncClient(base_url=server.url, timeout=10) as http:
+            await http.put("/api/articles/b", json={"title": "Bans"}, headers=OWNER)
+            spam = (await post_from(http, "b", "203.0.113.5")).json()["comment"]["id"]
+            ban = await bans.ban("comments", spam, BanIn(reason="elsewhere"), OWNER_ACTOR)
+
+            async def refused() -> bool:
+                return (await post_from(http, "b", "203.0.113.5")).status_code == 403
+
+            await until(refused)
+            await bans.lift(ban.id, OWNER_ACTOR)
+            await until(lambda: not_(refused))
+    finally:
+        await other.close()
+
+
+async def not_(check: Callable[[], Awaitable[bool]]) -> bool:
+    return not await check()
+
+
+async def until(check: Callable[[], Awaitable[bool]], timeout: float = 5.0) -> None:
+    """Try an async check (each try a real request) until it holds."""
+    async with asyncio.timeout(timeout * UNIT):
+        while not await check():
+            await asyncio.sleep(0.05)

@@ -6,6 +6,12 @@ IPv6 /64 (one subscriber usually has a whole /64, and a new address in it costs 
 is kept of it is a keyed hash (HMAC-SHA-256 under the database's `ban_key`) and, for moderators,
 a /24 or /64 prefix: the comment keeps both for `client_address_days`, a ban for as long as it
 lasts. E-mails are matched by their keyed hash too: no ban holds an address or an e-mail in clear.
+
+A post is checked against the bans in force held in memory (a dict of keys: no database read on
+the hot path, which would cost a post about a fifth more CPU; see BENCHMARKS.md). A ban made or
+lifted here is in force here at once; one made by another process is read within a second, when
+the watcher sees the bans' revision number move. An ending ban needs no reading: `expires` is
+compared with the time of each post.
 """
 
 from __future__ import annotations
@@ -29,7 +35,9 @@ log = logging.getLogger("realtime.moderators")
 IPV6_BAN_PREFIX = 64
 IPV4_SHOWN_PREFIX = 24
 SWEEP_SECONDS = 3600.0
+POLL_SECONDS = 1.0
 LIST_MAX = 500
+FOREVER = "~"  # sorts after every timestamp: a ban for good, in the keys' map
 
 
 def network(address: str) -> tuple[str, str] | None:
@@ -62,6 +70,9 @@ class Bans:
         self.settings = settings
         self.store = store
         self.clock = clock
+        # The bans in force: a hashed network or e-mail -> when its longest ban ends.
+        self._ends: dict[bytes, str] = {}
+        self._rev = -1  # not read yet
 
     def _key(self, kind: str, value: str) -> bytes:
         return hmac.new(self.store.ban_key, f"{kind}:{value}".encode(), hashlib.sha256).digest()
@@ -77,21 +88,50 @@ class Bans:
 
     async def check(self, client: Client, email: str | None) -> None:
         """Raise `Banned` (403) if a ban in force matches this poster."""
-        email_key = self.email_key(email) if email else None
-        found = await self.store.bans.match(client.key, email_key, timestamp(self.clock()))
-        if found is None:
+        if self._rev < 0:
+            await self.refresh()
+        if not self._ends:
             return
-        until = f" until {_readable(found.expires)}" if found.expires else ""
-        raise Banned(f"you are banned from commenting here{until}")
+        now = timestamp(self.clock())
+        keys = (client.key, self.email_key(email) if email else None)
+        ends = max((self._ends.get(key, "") for key in keys if key is not None), default="")
+        if ends > now:
+            until = "" if ends == FOREVER else f" until {_readable(ends)}"
+            raise Banned(f"you are banned from commenting here{until}")
+
+    async def refresh(self) -> None:
+        """Read the bans in force again if any was made or lifted since the last reading."""
+        rev = await self.store.bans.revision()
+        if rev == self._rev:
+            return
+        ends: dict[bytes, str] = {}
+        for ban in await self.store.bans.in_force(timestamp(self.clock())):
+            for key in (ban.address_key, ban.email_key):
+                if key is not None:
+                    ends[key] = max(ends.get(key, ""), ban.expires or FOREVER)
+        self._ends, self._rev = ends, rev
+
+    async def watch(self, interval: float = POLL_SECONDS) -> None:
+        """Keep the bans in force current with those other processes make or lift."""
+        while True:
+            try:
+                await self.refresh()
+            except Exception as exc:  # a busy database: the next poll reads them
+                log.warning("could not read the bans in force: %s", exc)
+            await asyncio.sleep(interval)
 
     async def ban(self, source: Source, source_id: int, data: BanIn, actor: Actor) -> Ban:
         now = self.clock()
         expires = timestamp(now + timedelta(minutes=data.minutes)) if data.minutes else None
         note = actor.note("ban", now)
-        return await self.store.bans.add(source, source_id, data, expires, self.email_key, note)
+        ban = await self.store.bans.add(source, source_id, data, expires, self.email_key, note)
+        await self.refresh()  # in force here from the next post on
+        return ban
 
     async def lift(self, ban_id: int, actor: Actor) -> Ban:
-        return await self.store.bans.lift(ban_id, actor.note("unban", self.clock()))
+        ban = await self.store.bans.lift(ban_id, actor.note("unban", self.clock()))
+        await self.refresh()
+        return ban
 
     async def search(
         self, text: str = "", everything: bool = False, before: int | None = None, limit: int = 100

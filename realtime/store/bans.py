@@ -2,7 +2,9 @@
 
 A ban holds keyed hashes (of the poster's network and of their e-mail) and, for moderators to
 read, only the network's /24 or /64 prefix. Bans expire by themselves: every query compares
-`expires` with the time it is given, so nothing has to run at the moment one ends.
+`expires` with the time it is given, so nothing has to run at the moment one ends. Each ban made
+or lifted takes the next `rev`, so a server keeping the bans in force in memory knows when to
+read them again.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import msgspec
 from realtime.errors import Conflict, NotFound
 from realtime.models import Ban, BanIn, BanList
 from realtime.store.audit import Note, record
-from realtime.store.db import Backend, Tx
+from realtime.store.db import Backend, Tx, scalar
 from realtime.store.group_commit import GroupCommitWriter
 
 Source = Literal["comments", "pending"]
@@ -24,10 +26,14 @@ BAN_COLUMNS = (
     " expires, moderator, lifted, lifted_by"
 )
 _ACTIVE = "lifted IS NULL AND (expires IS NULL OR expires > ?)"
+_NEXT_REV = "(SELECT coalesce(max(rev), 0) + 1 FROM bans)"
 
 
-class BanMatch(msgspec.Struct, frozen=True):
-    id: int
+class InForce(msgspec.Struct, frozen=True):
+    """A ban in force as a post is checked against it: its keys and its end."""
+
+    address_key: bytes | None
+    email_key: bytes | None
     expires: str | None
 
 
@@ -86,8 +92,8 @@ class BanStore:
             comment, pending = (source_id, None) if source == "comments" else (None, source_id)
             row = await tx.one(
                 "INSERT INTO bans (address_key, address_prefix, email_key, author, comment,"
-                " pending, reason, created, expires, moderator)"
-                f" VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING {BAN_COLUMNS}",
+                " pending, reason, created, expires, moderator, rev)"
+                f" VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, {_NEXT_REV}) RETURNING {BAN_COLUMNS}",
                 (client_key, prefix, key, author, comment, pending, data.reason, note.at)
                 + (expires, note.actor),
             )
@@ -103,7 +109,8 @@ class BanStore:
     async def lift(self, ban_id: int, note: Note) -> Ban:
         async def work(tx: Tx) -> Ban:
             row = await tx.one(
-                f"UPDATE bans SET lifted = ?, lifted_by = ? WHERE id = ? AND {_ACTIVE}"
+                f"UPDATE bans SET lifted = ?, lifted_by = ?, rev = {_NEXT_REV}"
+                f" WHERE id = ? AND {_ACTIVE}"
                 f" RETURNING {BAN_COLUMNS}",
                 (note.at, note.actor, ban_id, note.at),
             )
@@ -117,18 +124,15 @@ class BanStore:
 
         return await self._writer.submit(work)
 
-    async def match(
-        self, address_key: bytes | None, email_key: bytes | None, now: str
-    ) -> BanMatch | None:
-        """The ban in force on this network or e-mail that lasts longest, if any."""
-        if address_key is None and email_key is None:
-            return None
-        row = await self._backend.reader().one(
-            f"SELECT id, expires FROM bans WHERE {_ACTIVE} AND (address_key = ? OR email_key = ?)"
-            " ORDER BY expires IS NOT NULL, expires DESC LIMIT 1",
-            (now, address_key, email_key),
+    async def revision(self) -> int:
+        """The newest ban made or lifted; cheap enough to poll every second."""
+        return int(await scalar(self._backend.reader(), "SELECT coalesce(max(rev), 0) FROM bans"))
+
+    async def in_force(self, now: str) -> list[InForce]:
+        rows = await self._backend.reader().all(
+            f"SELECT address_key, email_key, expires FROM bans WHERE {_ACTIVE}", (now,)
         )
-        return BanMatch(*row) if row else None
+        return [InForce(*row) for row in rows]
 
     async def search(
         self,

@@ -103,8 +103,10 @@ MIGRATIONS: list[str] = [
         moderator TEXT NOT NULL,
         lifted TEXT,
         lifted_by TEXT,
+        rev INTEGER NOT NULL,
         CHECK (address_key IS NOT NULL OR email_key IS NOT NULL)
     ) STRICT;
+    CREATE INDEX bans_rev ON bans(rev);
     CREATE INDEX bans_address ON bans(address_key) WHERE address_key IS NOT NULL;
     CREATE INDEX bans_email ON bans(email_key) WHERE email_key IS NOT NULL;
     ALTER TABLE comments ADD COLUMN client_prefix TEXT;

@@ -102,7 +102,8 @@ def background(
     service: CommentService, backups: AutoBackup | None
 ) -> list[Coroutine[Any, Any, None]]:
     """What runs beside the requests for as long as the server does."""
-    jobs = [service.announce_watchers(), service.moderators.watch(), service.bans.sweep()]
+    jobs = [service.announce_watchers(), service.moderators.watch()]
+    jobs += [service.bans.watch(), service.bans.sweep()]
     if backups is not None:
         jobs.append(backups.run())
     return jobs
