@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: serve test lint check-system bench clean
+.PHONY: serve test lint check-system bench mutants clean
 
 serve: $(VENV)/.installed
 	$(BIN)/realtime demo
@@ -24,6 +24,23 @@ check-system:
 bench: $(VENV)/.installed-test
 	$(BIN)/python bench/fanout.py
 
+# Mutation testing of the live path (docs/testing.md): not part of `make test` or CI. Which files
+# and tests are in [tool.mutmut] (pyproject.toml); of the store's core, only its write path.
+STORE_WRITES := put_article add_comment edit_comment delete_comment hold_comment approve reject \
+	set_closed
+MUTANTS ?= 'realtime.live.hub.*' 'realtime.live.reorder.*' 'realtime.web.ws.*' 'realtime.web.resume.*' \
+	'realtime.store.group_commit.*' 'realtime.store.sqlite.x_connect__mutmut_*' \
+	$(foreach name,begin commit rollback,'realtime.store.sqlite.xǁSqliteBackendǁ$(name)__mutmut_*') \
+	$(foreach name,$(STORE_WRITES),'realtime.store.core.xǁStoreǁ$(name)__mutmut_*')
+
+mutants: $(VENV)/.installed-mutants
+	CI=true $(BIN)/mutmut run --max-children 2 $(MUTANTS)  # CI=true: Hypothesis on its fixed seed
+	$(BIN)/mutmut results
+
+$(VENV)/.installed-mutants: $(VENV)/.installed-test
+	$(BIN)/pip install --quiet -e ".[test,mutants]"
+	touch $@
+
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
@@ -35,4 +52,4 @@ $(VENV)/.installed-test: $(VENV)/.installed
 	touch $@
 
 clean:
-	rm -rf $(VENV) data .pytest_cache .mypy_cache .ruff_cache node_modules
+	rm -rf $(VENV) data mutants .pytest_cache .mypy_cache .ruff_cache node_modules

@@ -6,8 +6,9 @@ A backup that fails (disk full, directory gone, database busy) is logged in one 
 shorter; it never stops the server. The directory is made at start but never again: a directory
 that disappears is usually an unmounted disk, and recreating it would fill the disk under it.
 With several processes on one database (`--workers`), a lock file in the directory lets one of
-them take each backup. SQLite only: a PostgreSQL database is backed up by its own tools
-(pg_dump, base backups).
+them take each backup. On PostgreSQL the backup is `pg_dump`'s (as `realtime backup` makes it,
+`.dump` files, `backup_dir` required); a deployment there usually has the database's own base
+backups and WAL archive, which these do not replace.
 """
 
 from __future__ import annotations
@@ -22,13 +23,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from realtime.config import Settings
+from realtime.config import ConfigError, Settings
 from realtime.store.archive import backup
+from realtime.store.db import is_postgres_url
 from realtime.store.sqlite import sqlite_path
 
 log = logging.getLogger("realtime.backups")
 PREFIX = "realtime-"
-SUFFIX = ".db"
 RETRY_SECONDS = 60.0
 
 
@@ -42,6 +43,8 @@ class BackupStats:
 def backup_dir(settings: Settings) -> Path:
     if settings.backup_dir:
         return Path(settings.backup_dir)
+    if is_postgres_url(settings.db):
+        raise ConfigError("backup_dir: set it to back up a PostgreSQL database automatically")
     return sqlite_path(settings.db).parent / "backups"
 
 
@@ -52,6 +55,7 @@ class AutoBackup:
         self.settings = settings
         self.directory = backup_dir(settings)
         self.interval = settings.backup_interval_minutes * 60
+        self.suffix = ".dump" if is_postgres_url(settings.db) else ".db"
         self.clock = clock
         self.stats = BackupStats()
 
@@ -72,7 +76,7 @@ class AutoBackup:
             with _only_one(self.directory) as ours:
                 if not ours:
                     return True  # another process of this server is taking it
-                target = self.directory / f"{PREFIX}{self.clock():%Y%m%dT%H%M%S%fZ}{SUFFIX}"
+                target = self.directory / f"{PREFIX}{self.clock():%Y%m%dT%H%M%S%fZ}{self.suffix}"
                 comments = await backup(
                     self.settings.db, target, busy_timeout_ms=self.settings.busy_timeout_ms
                 )
@@ -88,7 +92,7 @@ class AutoBackup:
 
     def backups(self) -> list[Path]:
         """Oldest first (the names sort by time)."""
-        return sorted(self.directory.glob(f"{PREFIX}*{SUFFIX}"))
+        return sorted(self.directory.glob(f"{PREFIX}*{self.suffix}"))
 
     def prune(self) -> int:
         old = self.backups()[: -self.settings.backup_keep]

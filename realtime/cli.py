@@ -20,7 +20,7 @@ from realtime.errors import AppError
 from realtime.live.hub import Hub
 from realtime.models import ArticleIn
 from realtime.service import CommentService
-from realtime.store import Store
+from realtime.store import SchemaTooNew, Store
 from realtime.web.app import CONFIG_ENV, LOG_FORMAT, SETTINGS_ENV, create_app, reloader
 from realtime.web.server import uvicorn_config
 
@@ -28,14 +28,19 @@ from realtime.web.server import uvicorn_config
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="realtime", description=__doc__)
     parser.add_argument("--config", help="a TOML file of settings (see config/default.toml)")
-    parser.add_argument("--db", help="path of the SQLite database file")
+    parser.add_argument(
+        "--db", help="the database: an SQLite file's path, or a postgresql://user@host/name URL"
+    )
     commands = parser.add_subparsers(dest="command", required=True)
 
     serve = commands.add_parser("serve", help="serve the API, the WebSockets and the pages")
     serve.add_argument("--host")
     serve.add_argument("--port", type=int)
     serve.add_argument(
-        "--workers", type=int, default=1, help="server processes on one port (needs a redis:// hub)"
+        "--workers",
+        type=int,
+        default=1,
+        help="server processes on one port (needs a redis:// or postgres hub)",
     )
     _shared(serve)
 
@@ -49,6 +54,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     demo = commands.add_parser("demo", help="add the demo article and comments (once)")
     _shared(demo)
+
+    migrate = commands.add_parser(
+        "migrate", help="bring the database's schema up to date, and nothing else"
+    )
+    _shared(migrate)
 
     portability.add_commands(commands, _shared)
     moderator_commands.add_commands(commands, _shared)
@@ -86,10 +96,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=settings.log_level.upper(), format=LOG_FORMAT)
     if args.command == "serve":
         if args.workers < 1 or (args.workers > 1 and settings.hub.startswith("memory://")):
-            print("realtime: --workers above 1 needs hub = a redis:// URL", file=sys.stderr)
+            print(
+                "realtime: --workers above 1 needs hub = a redis:// URL or postgres",
+                file=sys.stderr,
+            )
+            return 2
+        if not _migrated(settings):
             return 2
         serve(settings, args.workers, args.config)
         return 0
+    if args.command == "migrate":
+        return 0 if _migrated(settings, report=True) else 2
     if args.command in portability.COMMANDS:
         return portability.run(args, settings)
     if args.command in moderator_commands.COMMANDS:
@@ -106,13 +123,13 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def serve(settings: Settings, workers: int = 1, config_file: str | None = None) -> None:
-    """Serve until stopped; SIGHUP reads `config_file` (and the environment) again for the word
-    lists: with several workers, uvicorn restarts them and each reads it."""
+    """Serve a database that `_migrated` has brought up to date; SIGHUP reads `config_file`
+    (and the environment) again for the word lists: with several workers, uvicorn restarts them
+    and each reads it."""
     if workers == 1:
         app = create_app(settings, reloader(config_file))
         uvicorn.Server(uvicorn_config(app, settings)).run()
         return
-    asyncio.run(_migrate(settings))
     os.environ[SETTINGS_ENV] = msgspec.json.encode(settings).decode()
     os.environ[CONFIG_ENV] = config_file or ""
     config = uvicorn_config(
@@ -121,16 +138,34 @@ def serve(settings: Settings, workers: int = 1, config_file: str | None = None) 
     Multiprocess(config, sockets=[config.bind_socket()]).run()
 
 
-async def _migrate(settings: Settings) -> None:
-    """Once, before the workers start: they would all race to create a new database's tables."""
-    store = await Store.open(settings.db)
-    await store.close()
+def _migrated(settings: Settings, *, report: bool = False) -> bool:
+    """Migrate once before serving (workers would all race to create a new database's tables),
+    and say plainly why not when the database is newer than this realtime, or unreachable."""
+    try:
+        version, dialect = asyncio.run(_migrate(settings))
+    except SchemaTooNew as exc:
+        print(f"realtime: refusing to start: {exc}", file=sys.stderr)
+        return False
+    except Exception as exc:  # the driver's own errors: connection refused, bad password, …
+        print(f"realtime: cannot open the database: {exc}", file=sys.stderr)
+        return False
+    if report:
+        print(f"realtime migrate: the {dialect} database is at schema version {version}")
+    return True
+
+
+async def _migrate(settings: Settings) -> tuple[int, str]:
+    store = await Store.from_settings(settings)
+    try:
+        return await store.backend.schema_version(), store.backend.dialect
+    finally:
+        await store.close()
 
 
 async def _with_service(
     settings: Settings, action: Callable[[CommentService], Awaitable[None]]
 ) -> None:
-    store = await Store.open(settings.db)
+    store = await Store.from_settings(settings)
     try:
         service = CommentService(settings, store, Hub(settings.reader_backlog_bytes))
         await action(service)

@@ -34,7 +34,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     db: str = "data/realtime.db"
     admin_token: str = ""
     allowed_origins: list[str] = msgspec.field(default_factory=list)
-    hub: Annotated[str, Meta(pattern=r"^(memory://|rediss?://)")] = "memory://"
+    hub: Annotated[str, Meta(pattern=r"^(memory://|rediss?://|postgres$|postgres(ql)?://)")] = (
+        "memory://"
+    )
     moderation: Literal["off", "first", "all"] = "off"
     rate_limit: Literal["on", "off"] = "on"
     edit_window_seconds: Annotated[int, Meta(ge=0)] = 900
@@ -56,6 +58,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     frame_ancestors: list[str] = msgspec.field(default_factory=list)
     trusted_proxies: list[str] = msgspec.field(default_factory=list)
     busy_timeout_ms: Annotated[int, Meta(ge=0)] = 5000
+    db_pool_size: Annotated[int, Meta(ge=2, le=1000)] = 10
     event_loop: Literal["auto", "asyncio", "uvloop"] = "auto"
     log_level: Literal["critical", "error", "warning", "info", "debug"] = "info"
     # Word lists (reloaded by SIGHUP and from the admin page): whole words, any case or accent.
@@ -97,9 +100,12 @@ def load_settings(
     merged.update(_from_environ(os.environ if environ is None else environ))
     merged.update({key: value for key, value in overrides.items() if value is not None})
     try:
-        return msgspec.convert(merged, Settings, strict=False)
+        settings = msgspec.convert(merged, Settings, strict=False)
     except msgspec.ValidationError as exc:
         raise ConfigError(f"bad setting: {exc}") from None
+    if settings.hub == "postgres" and not settings.db.startswith(("postgresql://", "postgres://")):
+        raise ConfigError("bad setting: hub = 'postgres' needs a PostgreSQL db (postgresql://…)")
+    return settings
 
 
 def _read_toml(path: Path) -> dict[str, Any]:

@@ -27,7 +27,7 @@ from realtime.errors import AppError
 from realtime.live.hub import Hub
 from realtime.models import CommenterIn, timestamp
 from realtime.service import CommentService
-from realtime.store import Store
+from realtime.store import Store, is_postgres_url
 from realtime.store.archive import (
     FORMAT_VERSION,
     ArticleRecord,
@@ -41,6 +41,7 @@ from realtime.store.archive import (
     import_records,
 )
 from realtime.store.files import restore
+from realtime.store.postgres import without_password
 from realtime.store.sqlite import sqlite_path
 from realtime.wxr import WxrComment, WxrError, WxrPost, plain_text, read_wxr
 
@@ -140,8 +141,12 @@ async def _dispatch(args: argparse.Namespace, settings: Settings) -> str:
         comments = await backup(
             _existing(settings.db), args.file, busy_timeout_ms=settings.busy_timeout_ms
         )
-        return f"backed up {settings.db} to {args.file} ({comments} comments)"
+        return f"backed up {_shown(settings.db)} to {args.file} ({comments} comments)"
     if args.command == "restore":
+        if is_postgres_url(settings.db):
+            raise PortabilityError(
+                "restore a PostgreSQL database with pg_restore (docs/scaling.md)"
+            )
         comments = restore(Path(args.file), sqlite_path(settings.db))
         return f"restored {args.file} into {settings.db} ({comments} comments)"
     if args.command == "export" and args.email:
@@ -163,7 +168,8 @@ async def _dispatch(args: argparse.Namespace, settings: Settings) -> str:
 
 
 def _existing(db: str) -> str:
-    if not sqlite_path(db).is_file():
+    """The database, if it is there: an export or a backup never creates one."""
+    if not is_postgres_url(db) and not sqlite_path(db).is_file():
         raise PortabilityError(f"no database at {db}")
     return db
 
@@ -174,13 +180,14 @@ def _summary(summary: ImportSummary, source: str) -> str:
     return text + (f", {summary.skipped} already there)" if summary.skipped else ")")
 
 
+def _shown(db: str) -> str:
+    """The database as a message may name it: a PostgreSQL URL without its password."""
+    return without_password(db)[0] if is_postgres_url(db) else db
+
+
 @asynccontextmanager
 async def _store(settings: Settings) -> AsyncIterator[Store]:
-    store = await Store.open(
-        settings.db,
-        group_commit_max=settings.group_commit_max,
-        busy_timeout_ms=settings.busy_timeout_ms,
-    )
+    store = await Store.from_settings(settings)
     try:
         yield store
     finally:
@@ -204,18 +211,27 @@ async def export_commenter(settings: Settings, email: str, file: str) -> str:
 
 
 async def export(settings: Settings, file: str, *, with_email: bool) -> str:
-    articles = comments = 0
-    records = export_records(_existing(settings.db), busy_timeout_ms=settings.busy_timeout_ms)
-    with _output(file) as out:
-        async for record in records:
-            if isinstance(record, CommentRecord):
-                comments += 1
-                if not with_email:
-                    record = msgspec.structs.replace(record, email=None)
-            articles += isinstance(record, ArticleRecord)
-            out.write(_encode(record) + b"\n")
+    _existing(settings.db)
+    async with _store(settings) as store:
+        with _output(file) as out:
+            articles, comments = await _write(export_records(store), out, with_email)
     where = "standard output" if file == "-" else file
     return f"exported {articles} articles and {comments} comments to {where}"
+
+
+async def _write(
+    records: AsyncIterator[Record], out: IO[bytes], with_email: bool
+) -> tuple[int, int]:
+    """One JSON line per record; returns how many articles and comments were written."""
+    articles = comments = 0
+    async for record in records:
+        if isinstance(record, CommentRecord):
+            comments += 1
+            if not with_email:
+                record = msgspec.structs.replace(record, email=None)
+        articles += isinstance(record, ArticleRecord)
+        out.write(_encode(record) + b"\n")
+    return articles, comments
 
 
 @contextmanager

@@ -12,7 +12,15 @@ from hypothesis import settings
 from playwright.async_api import Browser
 
 from tests.browser import Problems, chromium
-from tests.servers import UNIT, ProcessServer, ThreadServer, make_settings
+from tests.pg import PostgresServer, pg_bin
+from tests.servers import (
+    REDIS_SERVER,
+    UNIT,
+    ProcessServer,
+    RedisServer,
+    ThreadServer,
+    make_settings,
+)
 
 # CI runs the property tests on a fixed seed so a green main stays green; locally they explore.
 settings.register_profile("ci", derandomize=True)
@@ -24,8 +32,64 @@ SLUG = "nato-annual-report"
 ARTICLE_TITLE = "NATO annual report"
 
 
+# ---- the store under test: one parameter -----------------------------------------------------
+
+# A module or test that must hold on both stores says so with
+#     pytestmark = pytest.mark.parametrize("store_kind", STORES)
+# and every database it makes through `new_db` (`start_server`, `store`) is of that kind.
+STORES = ["sqlite", "postgres"]
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresServer]:
+    """One real PostgreSQL cluster for the session, started only if a test asks for it."""
+    bindir = pg_bin()
+    if bindir is None:
+        pytest.fail("PostgreSQL is not installed (scripts/system-deps.sh installs it)")
+    server = PostgresServer(bindir).init()
+    yield server
+    server.remove()
+
+
 @pytest.fixture
-def start_server(tmp_path: Path) -> Iterator[Callable[..., ThreadServer]]:
+def store_kind() -> str:
+    """SQLite unless the test is parametrized over `STORES`."""
+    return "sqlite"
+
+
+@pytest.fixture
+def new_db(store_kind: str, tmp_path: Path, request: pytest.FixtureRequest) -> Callable[[], str]:
+    """Make an empty database of the kind under test; returns its `db` setting."""
+    made = iter(range(1_000_000))
+
+    def make() -> str:
+        if store_kind == "postgres":
+            server: PostgresServer = request.getfixturevalue("postgres")
+            return server.fresh_url()
+        return str(tmp_path / f"db{next(made)}.sqlite")
+
+    return make
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Tests on PostgreSQL carry the `postgres` marker (`-m "not postgres"` leaves them out);
+    a postgres hub over an SQLite store cannot be configured, so that pairing is not collected."""
+    kept, dropped = [], []
+    for item in items:
+        params = getattr(getattr(item, "callspec", None), "params", {})
+        if params.get("store_kind") == "postgres":
+            item.add_marker(pytest.mark.postgres)
+        if params.get("hub") == "postgres" and params.get("store") == "sqlite":
+            dropped.append(item)
+        else:
+            kept.append(item)
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = kept
+
+
+@pytest.fixture
+def start_server(new_db: Callable[[], str]) -> Iterator[Callable[..., ThreadServer]]:
     """Start a real uvicorn server with settings overrides; all are stopped at the end."""
     started: list[ThreadServer] = []
 
@@ -33,10 +97,58 @@ def start_server(tmp_path: Path) -> Iterator[Callable[..., ThreadServer]]:
         overrides.setdefault("admin_token", ADMIN)
         # Tests post from one address far faster than a person; test_abuse.py turns limits on.
         overrides.setdefault("rate_limit", "off")
-        db = overrides.pop("db", tmp_path / f"db{len(started)}.sqlite")
+        db = overrides.pop("db", None) or new_db()
         server = ThreadServer(make_settings(db, **overrides)).start()
         started.append(server)
         return server
+
+    yield start
+    for server in started:
+        server.stop()
+
+
+# ---- several server processes on one database and one hub ------------------------------------
+
+
+@pytest.fixture
+def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
+    if not Path(REDIS_SERVER).exists():
+        pytest.fail("redis-server is not installed (scripts/system-deps.sh installs it)")
+    workdir = tmp_path / "redis"
+    workdir.mkdir()
+    server = RedisServer(workdir).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def hub_url(redis_server: RedisServer) -> str:
+    """The hub the processes share (test_scale_out.py also runs them on `postgres`)."""
+    return redis_server.url
+
+
+@pytest.fixture
+def start_processes(
+    tmp_path: Path, new_db: Callable[[], str], hub_url: str
+) -> Iterator[Callable[[int], list[ProcessServer]]]:
+    """`realtime serve` processes on one database and one hub; all are stopped at the end."""
+    started: list[ProcessServer] = []
+    db = new_db()
+    env = {
+        "REALTIME_HUB": hub_url,
+        "REALTIME_ADMIN_TOKEN": ADMIN,
+        "REALTIME_RATE_LIMIT": "off",
+        "REALTIME_LOG_LEVEL": "warning",
+    }
+
+    def start(count: int) -> list[ProcessServer]:
+        servers = []
+        for _ in range(count):  # one after the other: the first creates the schema
+            n = len(started)
+            server = ProcessServer(db, env=env, log=tmp_path / f"p{n}.log")
+            started.append(server.start())
+            servers.append(server)
+        return servers
 
     yield start
     for server in started:

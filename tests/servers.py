@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -26,7 +27,7 @@ ROOT = Path(__file__).resolve().parent.parent
 UNIT = float(os.environ.get("TEST_TIME_UNIT", "1.0"))
 
 
-def make_settings(db: Path, **overrides: Any) -> Settings:
+def make_settings(db: str | Path, **overrides: Any) -> Settings:
     overrides.setdefault("log_level", "warning")
     return load_settings(environ={}, db=str(db), **overrides)
 
@@ -83,19 +84,22 @@ class ProcessServer:
 
     def __init__(
         self,
-        db: Path,
+        db: str | Path,
         port: int | None = None,
         env: dict[str, str] | None = None,
         log: Path | None = None,
         args: list[str] | None = None,
         preexec_fn: Callable[[], object] | None = None,
     ) -> None:
+        """`db` is a file, or a PostgreSQL URL (then `log` must be given)."""
         self.db = db
         self.args = args or []  # more arguments to `realtime serve`
         self.preexec_fn = preexec_fn  # run in the child before it starts (e.g. setrlimit)
         self.port = port or free_port()
         self.env = {**os.environ, "REALTIME_RATE_LIMIT": "off", **(env or {})}
-        self.log_path = log or db.with_suffix(".log")
+        if log is None:
+            assert isinstance(db, Path), "a PostgreSQL server process needs a log path"
+        self.log_path = log or Path(db).with_suffix(".log")
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> ProcessServer:
@@ -149,6 +153,49 @@ class ProcessServer:
     @property
     def ws_url(self) -> str:
         return f"ws://127.0.0.1:{self.port}"
+
+
+REDIS_SERVER = shutil.which("redis-server") or "/usr/sbin/redis-server"
+
+
+class RedisServer:
+    """`redis-server` on 127.0.0.1 at a port chosen here (`--port 0` would turn TCP off)."""
+
+    def __init__(self, workdir: Path) -> None:
+        self.port = free_port()
+        self.workdir = workdir
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> RedisServer:
+        args = ["--bind", "127.0.0.1", "--port", str(self.port), "--save", "", "--appendonly"]
+        args += ["no", "--daemonize", "no", "--dir", str(self.workdir)]
+        with (self.workdir / "redis.log").open("ab") as log:
+            self.proc = subprocess.Popen(
+                [REDIS_SERVER, *args], stdout=log, stderr=subprocess.STDOUT
+            )
+        deadline = time.monotonic() + 10 * UNIT
+        while not self.ping():
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("redis-server did not start")
+            time.sleep(0.02)
+        return self
+
+    def ping(self) -> bool:
+        try:
+            with socket.create_connection(("127.0.0.1", self.port), timeout=1) as sock:
+                sock.sendall(b"PING\r\n")
+                return sock.recv(16).startswith(b"+PONG")
+        except OSError:
+            return False
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(timeout=10)
 
 
 async def wait_for(predicate: Any, timeout: float = 5.0) -> None:

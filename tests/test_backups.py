@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 
 from tests.conftest import ADMIN, post_comment
 from tests.servers import UNIT, ThreadServer
@@ -126,3 +127,23 @@ async def test_backups_are_off_by_default(server: ThreadServer, client: httpx.As
     """No interval, no backup task, no backup metrics."""
     assert "realtime_backups_total" not in (await client.get("/metrics")).text
     assert not (Path(server.settings.db).parent / "backups").exists()
+
+
+@pytest.mark.parametrize("store_kind", ["postgres"])
+async def test_automatic_backups_of_postgresql_are_pg_dumps(
+    start_server: Any, tmp_path: Path
+) -> None:
+    """On PostgreSQL the same schedule writes pg_dump archives (`backup_dir` is required)."""
+    directory = tmp_path / "pg-backups"
+    server = start_server(backup_interval_minutes=EVERY_HALF_SECOND, backup_dir=str(directory))
+    async with httpx.AsyncClient(base_url=server.url, timeout=10) as http:
+        await http.put("/api/articles/b", json={"title": "B"}, headers=OWNER)
+        assert (await post_comment(http, "b")).status_code == 201
+        async with asyncio.timeout(30 * UNIT):
+            while await metric(http, "realtime_backups_total") < 1:
+                await asyncio.sleep(0.1)
+        assert await metric(http, "realtime_backup_failures_total") == 0
+    dumps = list(directory.glob("realtime-*.dump"))
+    assert dumps and dumps[0].read_bytes().startswith(b"PGDMP")  # pg_dump's custom format
+    refused = cli(server.settings.db, "restore", str(dumps[0]))
+    assert refused.returncode == 1 and "pg_restore" in refused.stderr

@@ -22,12 +22,13 @@ from realtime.moderators import OWNER_ACTOR
 from realtime.moderators.bans import Bans, network
 from realtime.service import CommentService
 from realtime.store import Store
-from tests.conftest import ADMIN, Site
+from tests.conftest import ADMIN, STORES, Site
 from tests.servers import UNIT, make_settings
 from tests.test_http import assert_error
 from tests.test_pages import form_token, post_form
 
 OWNER = {"Authorization": f"Bearer {ADMIN}"}
+both = pytest.mark.parametrize("store_kind", STORES)
 
 
 def poster(address: str) -> dict[str, str]:
@@ -60,6 +61,7 @@ def test_networks_are_an_ipv4_address_or_an_ipv6_64() -> None:
     assert network("unknown") is None and network("testclient") is None
 
 
+@both
 async def test_ban_by_network_refuses_the_poster_with_403(proxied: httpx.AsyncClient) -> None:
     """A network ban refuses that IPv4 address, with a message that says so; others still post."""
     spam = (await post_from(proxied, "b", "203.0.113.77")).json()["comment"]["id"]
@@ -147,6 +149,7 @@ async def test_nothing_to_ban_is_409_and_bad_bodies_422(proxied: httpx.AsyncClie
     assert (await proxied.get("/api/admin/bans", headers=OWNER)).json()["bans"] == []
 
 
+@both
 async def test_bans_are_listed_searched_and_lifted(proxied: httpx.AsyncClient) -> None:
     """The list shows prefixes only; search finds name, reason, prefix or e-mail; lift ends it."""
     a = await post_from(proxied, "b", "203.0.113.44", author="Åsa", email="asa@example.no")
@@ -271,6 +274,7 @@ async def test_the_form_without_javascript_refuses_a_banned_poster_and_names_the
     assert ">Again</textarea>" in banned.text
 
 
+@both
 async def test_a_ban_made_by_another_process_is_in_force_within_a_second(
     start_server: Any,
 ) -> None:

@@ -70,3 +70,17 @@ def test_missing_or_broken_file(tmp_path: Path) -> None:
     broken.write_text("port = \n")
     with pytest.raises(ConfigError, match="not valid TOML"):
         load_settings(broken, environ={})
+
+
+def test_postgres_hub_needs_a_postgres_database() -> None:
+    """`hub = "postgres"` rides on the PostgreSQL store; with an SQLite file it stops start-up,
+    naming the key. A PostgreSQL URL in `db` is taken as it is."""
+    url = "postgresql://realtime:secret@db.example:5432/comments"
+    settings = load_settings(environ={"REALTIME_DB": url, "REALTIME_HUB": "postgres"})
+    assert settings.db == url and settings.hub == "postgres"
+    with pytest.raises(ConfigError, match="hub"):
+        load_settings(environ={"REALTIME_HUB": "postgres"})
+    with pytest.raises(ConfigError, match="hub"):
+        load_settings(environ={"REALTIME_HUB": "postgresx"})
+    with pytest.raises(ConfigError, match="db_pool_size"):
+        load_settings(environ={"REALTIME_DB_POOL_SIZE": "1"})

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import random
-import sqlite3
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
+import pytest
 import websockets
 
-from tests.conftest import ADMIN
+from tests.conftest import ADMIN, STORES
+from tests.pg import fetch_rows
 from tests.servers import UNIT, ProcessServer
 from tests.wsclient import Reader
 
@@ -48,10 +50,13 @@ async def poster(http: httpx.AsyncClient, acknowledged: list[int], stop: asyncio
             await asyncio.sleep(0.02)
 
 
-async def test_sigkill_loses_nothing(tmp_path: Path) -> None:
+@pytest.mark.parametrize("store_kind", STORES)
+async def test_sigkill_loses_nothing(tmp_path: Path, new_db: Callable[[], str]) -> None:
     """Every 201 is stored once, counts match, and resuming readers saw everything in order."""
-    db = tmp_path / "crash.sqlite"
-    server = await asyncio.to_thread(ProcessServer(db, env={"REALTIME_ADMIN_TOKEN": ADMIN}).start)
+    db = new_db()
+    env = {"REALTIME_ADMIN_TOKEN": ADMIN}
+    process = ProcessServer(db, env=env, log=tmp_path / "crash.log")
+    server = await asyncio.to_thread(process.start)
     rng = random.Random(20261126)
     stop_posting, stop_reading = asyncio.Event(), asyncio.Event()
     acknowledged: list[int] = []
@@ -76,9 +81,8 @@ async def test_sigkill_loses_nothing(tmp_path: Path) -> None:
             await asyncio.sleep(0.3)
             stop_posting.set()
             await asyncio.gather(*posters)
-            with sqlite3.connect(db) as conn:
-                stored = [row[0] for row in conn.execute("SELECT id FROM comments ORDER BY id")]
-                count = conn.execute("SELECT count FROM articles").fetchone()[0]
+            stored = [row[0] for row in await fetch_rows(db, "SELECT id FROM comments ORDER BY id")]
+            count = (await fetch_rows(db, "SELECT count FROM articles"))[0][0]
             deadline = time.monotonic() + 20 * UNIT
             while any(ids[-1:] != stored[-1:] for ids in seen) and time.monotonic() < deadline:
                 await asyncio.sleep(0.05)

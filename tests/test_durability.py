@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
+import pytest
 
+from tests.conftest import STORES
 from tests.servers import ProcessServer
 
 
-def test_acknowledged_comment_survives_sigkill(tmp_path: Path) -> None:
-    """Post, kill -9 the server at once, restart on the same file: the comment is there."""
-    db = tmp_path / "durable.sqlite"
+@pytest.mark.parametrize("store_kind", STORES)
+def test_acknowledged_comment_survives_sigkill(tmp_path: Path, new_db: Callable[[], str]) -> None:
+    """Post, kill -9 the server at once, restart on the same database: the comment is there."""
     env = {"REALTIME_ADMIN_TOKEN": "t"}
-    server = ProcessServer(db, env=env).start()
+    server = ProcessServer(new_db(), env=env, log=tmp_path / "durable.log").start()
     try:
         auth = {"Authorization": "Bearer t"}
         httpx.put(f"{server.url}/api/articles/d", json={"title": "D"}, headers=auth)

@@ -1,17 +1,20 @@
-"""The HTTP API against a real uvicorn server and a real SQLite file."""
+"""The HTTP API against a real uvicorn server, on a real SQLite file and on a real PostgreSQL."""
 
 from __future__ import annotations
 
-import sqlite3
 from typing import Any
 
 import httpx
 import pytest
 from starlette.routing import Route
 
+from realtime.models import ID_MAX
 from realtime.web.openapi import build_document
-from tests.conftest import ADMIN, post_comment
+from tests.conftest import ADMIN, STORES, post_comment
+from tests.pg import fetch_rows
 from tests.servers import ThreadServer
+
+pytestmark = pytest.mark.parametrize("store_kind", STORES)
 
 ERROR_CODES = {400, 401, 403, 404, 405, 409, 413, 415, 422, 429, 503}
 
@@ -31,12 +34,11 @@ def assert_error(response: httpx.Response, status: int, field: str | None = None
         assert error["field"] == field, error
 
 
-def table_snapshot(server: ThreadServer) -> list[Any]:
-    with sqlite3.connect(server.settings.db) as conn:
-        return [
-            conn.execute("SELECT * FROM articles ORDER BY slug").fetchall(),
-            conn.execute("SELECT * FROM comments ORDER BY id").fetchall(),
-        ]
+async def table_snapshot(server: ThreadServer) -> list[Any]:
+    return [
+        await fetch_rows(server.settings.db, "SELECT * FROM articles ORDER BY slug"),
+        await fetch_rows(server.settings.db, "SELECT * FROM comments ORDER BY id"),
+    ]
 
 
 async def test_health(client: httpx.AsyncClient) -> None:
@@ -179,14 +181,14 @@ async def test_bad_comment_input(
 ) -> None:
     """Every kind of bad input gets the documented error and leaves the database unchanged."""
     await post_comment(client, article)
-    before = table_snapshot(server)
+    before = await table_snapshot(server)
     response = await client.post(
         f"/api/articles/{article}/comments",
         content=raw,
         headers={"content-type": "application/json", **headers},
     )
     assert_error(response, status, field)
-    assert table_snapshot(server) == before
+    assert await table_snapshot(server) == before
 
 
 async def test_chunked_oversized_body_is_413(client: httpx.AsyncClient, article: str) -> None:
@@ -215,6 +217,21 @@ async def test_parent_rules(client: httpx.AsyncClient, article: str) -> None:
     assert_error(await post_comment(client, article, parent=elsewhere), 409, "parent")
     assert_error(await post_comment(client, article, parent=10_000), 409, "parent")
     assert (await client.get(f"/api/articles/{article}")).json()["count"] == 2
+
+
+async def test_ids_past_the_integer_range_are_refused(
+    client: httpx.AsyncClient, article: str
+) -> None:
+    """Ids one past the 64-bit range (the columns' range on both stores): 4xx, never a 500."""
+    past = ID_MAX + 1
+    assert_error(await post_comment(client, article, parent=past), 422, "parent")
+    assert_error(await client.get(f"/api/comments/{past}"), 422, "id")
+    assert_error(await client.get(f"/api/articles/{article}/comments?after={past}"), 422, "after")
+    assert_error(await post_comment(client, article, parent=ID_MAX), 409, "parent")
+    assert_error(await client.get(f"/api/comments/{ID_MAX}"), 404)
+    assert (await client.get(f"/api/articles/{article}/comments?after={ID_MAX}")).json()[
+        "comments"
+    ] == []
 
 
 async def test_edit_and_delete_with_token(client: httpx.AsyncClient, article: str) -> None:

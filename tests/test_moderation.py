@@ -6,10 +6,13 @@ import json
 from typing import Any
 
 import httpx
+import pytest
 
-from tests.conftest import ADMIN, post_comment
+from tests.conftest import ADMIN, STORES, post_comment
 from tests.test_http import assert_error
 from tests.wsclient import Reader
+
+pytestmark = pytest.mark.parametrize("store_kind", STORES)
 
 AUTH = {"Authorization": f"Bearer {ADMIN}"}
 

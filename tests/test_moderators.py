@@ -11,8 +11,9 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 
-from tests.conftest import ADMIN, post_comment
+from tests.conftest import ADMIN, STORES, post_comment
 from tests.servers import ROOT, ThreadServer
 from tests.test_http import assert_error
 from tests.wsclient import Reader
@@ -20,7 +21,7 @@ from tests.wsclient import Reader
 OWNER = {"Authorization": f"Bearer {ADMIN}"}
 
 
-def cli(db: Path, *args: str) -> subprocess.CompletedProcess[str]:
+def cli(db: Path | str, *args: str) -> subprocess.CompletedProcess[str]:
     """`realtime --db DB …` in a subprocess, as an operator runs it."""
     return subprocess.run(
         [sys.executable, "-m", "realtime", "--db", str(db), *args],
@@ -31,15 +32,19 @@ def cli(db: Path, *args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def add_moderator(db: Path, name: str) -> dict[str, str]:
+def add_moderator(db: Path | str, name: str) -> dict[str, str]:
     """Add a moderator with the command line; their bearer header."""
     done = cli(db, "moderator", "add", name)
     assert done.returncode == 0, done.stderr
     return {"Authorization": f"Bearer {done.stdout.strip()}"}
 
 
-def db_of(server: ThreadServer) -> Path:
-    return Path(server.settings.db)
+def db_of(server: ThreadServer) -> str:
+    """The server's `db` setting: a file, or a PostgreSQL URL."""
+    return server.settings.db
+
+
+both = pytest.mark.parametrize("store_kind", STORES)
 
 
 async def held_comment(http: httpx.AsyncClient, slug: str, body: str = "hold me") -> int:
@@ -74,6 +79,7 @@ def test_add_prints_the_token_alone_and_keeps_only_its_hash(tmp_path: Path) -> N
     assert cli(db, "moderator", "revoke", "kari").returncode == 1  # nothing left to revoke
 
 
+@both
 async def test_moderators_act_and_the_audit_names_them(start_server: Any) -> None:
     """Each action is in the audit log with who, when, what and on which comment."""
     server = start_server(moderation="all")
@@ -134,6 +140,7 @@ async def test_a_failed_action_writes_no_audit_row(server: ThreadServer) -> None
         assert (await http.get("/api/admin/audit", headers=OWNER)).json()["entries"] == []
 
 
+@both
 async def test_revoked_token_is_refused_at_once_and_its_socket_closed(start_server: Any) -> None:
     """After `moderator revoke` in another process: 401 on the next request, 4403 on /ws/admin."""
     server = start_server(moderation="all")

@@ -1,4 +1,5 @@
-"""Several server processes on one SQLite file behave as one server through a real redis-server.
+"""Several server processes on one database behave as one server through a real redis-server
+(the main cases on SQLite and on PostgreSQL: `store_kind`).
 
 The ordering itself (`Reorder`) is also tested without Redis, on random interleavings.
 """
@@ -9,14 +10,12 @@ import asyncio
 import contextlib
 import os
 import random
-import shutil
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
@@ -30,89 +29,9 @@ from redis.asyncio import Redis
 from realtime.live.hub import Message
 from realtime.live.redis_hub import RedisHub, channel_prefix
 from realtime.live.reorder import Reorder
-from tests.conftest import ADMIN, SLUG, post_comment
-from tests.servers import ROOT, UNIT, ProcessServer, ThreadServer, free_port
+from tests.conftest import ADMIN, SLUG, STORES, post_comment
+from tests.servers import ROOT, UNIT, ProcessServer, RedisServer, ThreadServer, free_port
 from tests.wsclient import Reader
-
-REDIS_SERVER = shutil.which("redis-server") or "/usr/sbin/redis-server"
-
-
-class RedisServer:
-    """`redis-server` on 127.0.0.1 at a port chosen here (`--port 0` would turn TCP off)."""
-
-    def __init__(self, workdir: Path) -> None:
-        self.port = free_port()
-        self.workdir = workdir
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    def start(self) -> RedisServer:
-        args = ["--bind", "127.0.0.1", "--port", str(self.port), "--save", "", "--appendonly"]
-        args += ["no", "--daemonize", "no", "--dir", str(self.workdir)]
-        with (self.workdir / "redis.log").open("ab") as log:
-            self.proc = subprocess.Popen(
-                [REDIS_SERVER, *args], stdout=log, stderr=subprocess.STDOUT
-            )
-        deadline = time.monotonic() + 10 * UNIT
-        while not self.ping():
-            if self.proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError("redis-server did not start")
-            time.sleep(0.02)
-        return self
-
-    def ping(self) -> bool:
-        try:
-            with socket.create_connection(("127.0.0.1", self.port), timeout=1) as sock:
-                sock.sendall(b"PING\r\n")
-                return sock.recv(16).startswith(b"+PONG")
-        except OSError:
-            return False
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            self.proc.wait(timeout=10)
-
-
-@pytest.fixture
-def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
-    if not Path(REDIS_SERVER).exists():
-        pytest.fail("redis-server is not installed (scripts/system-deps.sh installs it)")
-    workdir = tmp_path / "redis"
-    workdir.mkdir()
-    server = RedisServer(workdir).start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def start_processes(
-    tmp_path: Path, redis_server: RedisServer
-) -> Iterator[Callable[[int], list[ProcessServer]]]:
-    """`realtime serve` processes on one database and one Redis; all are stopped at the end."""
-    started: list[ProcessServer] = []
-    env = {
-        "REALTIME_HUB": redis_server.url,
-        "REALTIME_ADMIN_TOKEN": ADMIN,
-        "REALTIME_RATE_LIMIT": "off",
-        "REALTIME_LOG_LEVEL": "warning",
-    }
-
-    def start(count: int) -> list[ProcessServer]:
-        servers = []
-        for _ in range(count):  # one after the other: the first creates the schema
-            n = len(started)
-            server = ProcessServer(tmp_path / "shared.db", env=env, log=tmp_path / f"p{n}.log")
-            started.append(server.start())
-            servers.append(server)
-        return servers
-
-    yield start
-    for server in started:
-        server.stop()
 
 
 @pytest.fixture
@@ -181,6 +100,7 @@ def assert_in_order(events: list[dict[str, Any]], posted: list[int]) -> None:
 
 
 @pytest.mark.redis
+@pytest.mark.parametrize("store_kind", STORES)
 async def test_every_reader_gets_every_comment_once_in_order(
     start_processes: Callable[[int], list[ProcessServer]], http: httpx.AsyncClient
 ) -> None:
@@ -203,6 +123,7 @@ async def test_every_reader_gets_every_comment_once_in_order(
 
 
 @pytest.mark.redis
+@pytest.mark.parametrize("store_kind", STORES)
 async def test_redis_restart_loses_nothing(
     start_processes: Callable[[int], list[ProcessServer]],
     redis_server: RedisServer,

@@ -1,9 +1,11 @@
-"""The store on a real SQLite file: migrations, group commit, counts, isolation of failures."""
+"""The store on a real SQLite file and a real PostgreSQL database: migrations, group commit,
+counts, isolation of failures. The tests marked `both` run on each store."""
 
 from __future__ import annotations
 
 import asyncio
 import sqlite3
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import pytest
@@ -11,6 +13,9 @@ import pytest
 from realtime.errors import Conflict, NotFound, Unavailable
 from realtime.models import ArticleIn
 from realtime.store import MIGRATIONS, NewComment, Posted, Store
+from tests.conftest import STORES
+
+both = pytest.mark.parametrize("store_kind", STORES)
 
 
 def new_comment(slug: str, body: str = "text", parent: int | None = None) -> NewComment:
@@ -27,10 +32,10 @@ def new_comment(slug: str, body: str = "text", parent: int | None = None) -> New
 
 
 @pytest.fixture
-async def store(tmp_path: Path) -> Store:
-    opened = await Store.open(tmp_path / "store.sqlite")
+async def store(new_db: Callable[[], str]) -> AsyncIterator[Store]:
+    opened = await Store.open(new_db())
     await opened.put_article("a", ArticleIn(title="A"), "2026-11-26T00:00:00.000Z")
-    yield opened  # type: ignore[misc]
+    yield opened
     await opened.close()
 
 
@@ -48,6 +53,7 @@ async def test_migrates_an_empty_file(tmp_path: Path) -> None:
     await reopened.close()
 
 
+@both
 async def test_count_kept_with_the_insert(store: Store) -> None:
     """Each insert and delete moves the article's count in the same transaction."""
     first = await store.add_comment(new_comment("a"))
@@ -61,6 +67,7 @@ async def test_count_kept_with_the_insert(store: Store) -> None:
     assert [c.id for c in await store.comments_after("a", 0, 10)] == [second.comment.id]
 
 
+@both
 async def test_group_commit_batches_concurrent_writes(store: Store) -> None:
     """100 concurrent posts commit in far fewer transactions, ids in publish order."""
     published: list[int] = []
@@ -77,6 +84,7 @@ async def test_group_commit_batches_concurrent_writes(store: Store) -> None:
     assert sorted(r.count for r in results) == list(range(1, 101))
 
 
+@both
 async def test_one_failing_job_does_not_sink_its_group(store: Store) -> None:
     """A bad parent fails alone; the other comments in the same group commit."""
     other = await store.put_article("b", ArticleIn(title="B"), "2026-11-26T00:00:00.000Z")
@@ -116,9 +124,10 @@ async def test_locked_database_is_unavailable_then_recovers(tmp_path: Path) -> N
         await store.close()
 
 
+@both
 async def test_unexpected_error_rolls_back_and_writer_goes_on(store: Store) -> None:
-    """A job failing with a non-SQLite error (an id past SQLite's range) leaves no open
-    transaction behind: the next write commits."""
+    """A job failing with an error that is no `AppError` (an id past the integer range) leaves
+    no open transaction behind: the next write commits."""
     with pytest.raises(Unavailable):
         await store.add_comment(new_comment("a", parent=2**63))
     posted = await store.add_comment(new_comment("a", "after"))

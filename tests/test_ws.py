@@ -7,11 +7,14 @@ import socket
 from typing import Any
 
 import httpx
+import pytest
 import websockets
 
-from tests.conftest import ADMIN, post_comment
+from tests.conftest import ADMIN, STORES, post_comment
 from tests.servers import ThreadServer, wait_for
 from tests.wsclient import Reader
+
+pytestmark = pytest.mark.parametrize("store_kind", STORES)
 
 
 def thread_url(server: ThreadServer, slug: str, query: str = "") -> str:

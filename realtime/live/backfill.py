@@ -5,9 +5,7 @@ down, or a link broke) or an id is never published (a comment held for moderatio
 the store instead: `StoreBackfill` answers with the same events the service publishes after a
 commit, built from the rows as they are now (the `count` is the article's current count).
 
-It uses the Store's public reads only. `last_id` costs one query per article, and `published` one
-per id: fine for catching up after an outage; a `Store` method for each (`max(id)`, and one range
-query) would make both a single query.
+Each answer is one query, on either store (`highest_id`, `published_between`).
 """
 
 from __future__ import annotations
@@ -27,27 +25,17 @@ class StoreBackfill:
         self._store = store
 
     async def last_id(self) -> int:
-        """The highest published comment id: every smaller id is committed, or never will be."""
-        last = 0
-        for article in await self._store.list_articles():
-            found = await self._store.last_comment_id(article.slug)
-            last = max(last, found or 0)
-        return last
+        """The highest committed comment id: every smaller id is committed, or never will be."""
+        return await self._store.highest_id()
 
     async def published(self, first: int, last: int) -> dict[int, list[tuple[str, Message]]]:
         found: dict[int, list[tuple[str, Message]]] = {}
-        counts: dict[str, int] = {}
-        for comment_id in range(first, last + 1):
-            comment = await self._store.get_comment(comment_id)
-            if comment is None:
-                continue  # held for moderation, deleted, or never committed
-            slug = comment.article
-            if slug not in counts:
-                counts[slug] = (await self._store.counts([slug]))[slug]
-            event = _encode(CommentEvent(comment=comment, count=counts[slug]))
-            count = _encode(CountEvent(article=slug, count=counts[slug]))
-            found[comment_id] = [
-                (article_topic(slug), Message.of(event, comment_id)),
+        for posted in await self._store.published_between(first, last):
+            comment, slug = posted.comment, posted.comment.article
+            event = _encode(CommentEvent(comment=comment, count=posted.count))
+            count = _encode(CountEvent(article=slug, count=posted.count))
+            found[comment.id] = [
+                (article_topic(slug), Message.of(event, comment.id)),
                 (count_topic(slug), Message.of(count)),
             ]
         return found

@@ -1,8 +1,10 @@
-"""Events from several processes put back into comment-id order (sans I/O; `redis_hub` drives it).
+"""Events from several processes put back into comment-id order (sans I/O; `network_hub` drives
+it).
 
-SQLite hands out comment ids in commit order, one writer at a time, and an insert that is rolled
-back gives its id back. So once comment N is committed, every smaller id is committed too or never
-will be: the ids are the sequence, and a process that has seen N knows what it is waiting for.
+Both stores hand out comment ids in commit order, one writer at a time (SQLite's write lock,
+PostgreSQL's writer lock), and an id drawn by a transaction that rolls back is never published.
+So once comment N is committed, every smaller id is committed too or never will be: the ids are
+the sequence, and a process that has seen N knows what it is waiting for.
 
 Each event carries a key. A comment's key is its id: it is released only when every smaller id has
 been released or resolved. Any other event (count, edit, delete) carries the id of the last comment

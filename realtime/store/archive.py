@@ -1,9 +1,10 @@
 """Whole-database copies: online backup, export as records, import of records.
 
-- `backup(source, target)`: SQLite's online backup API, one consistent snapshot even while the
-  server commits; written beside the target, checked, then renamed into place.
-- `export_records(source)`: every article, comment and held comment (the moderation queue) as
-  `Record`s, read in one snapshot.
+- `backup(source, target)`: on SQLite, its online backup API, one consistent snapshot even while
+  the server commits; written beside the target, checked, then renamed into place. On PostgreSQL,
+  `pg_dump` of the deployment's schema (see `postgres.dump`).
+- `export_records(store)`: every article, comment and held comment (the moderation queue) as
+  `Record`s, read in one snapshot through the backend (either database).
 - `import_records(store, records)`: all of them in one writer job, so all or nothing. Ids are
   kept, and must lie above every id the database has ever given out (readers resume with
   `after=ID`, so an id below that would never reach them); articles that already exist are
@@ -12,7 +13,8 @@
   author, time and text) are skipped, so the same file can be imported twice.
 Afterwards every touched article's `count` is recounted from its published comments.
 
-Import goes through the Store (any backend); backup and export read an SQLite file directly.
+Export and import go through the Store, so they work on both databases, and an export from one
+imports into the other: ids, counts and change numbers come across as they were.
 """
 
 from __future__ import annotations
@@ -30,11 +32,11 @@ import msgspec
 from realtime.errors import Conflict, Invalid, Unavailable
 from realtime.models import CommentId, Slug
 from realtime.store.core import Store
-from realtime.store.db import Backend, Tx, scalar
-from realtime.store.schema import migrate
+from realtime.store.db import Backend, Tx, is_postgres_url, scalar
 from realtime.store.sqlite import connect, sqlite_path
 
 FORMAT_VERSION = 1
+EXPORT_PAGE = 1000  # rows per read: an export of any size holds a bounded number in memory
 # Imported comments have no author token: only the admin can edit or delete them.
 NO_TOKEN = b""
 
@@ -108,6 +110,10 @@ class ImportSummary(msgspec.Struct):
 
 async def backup(source: str | Path, target: str | Path, *, busy_timeout_ms: int = 5000) -> int:
     """Copy the live database to `target` (replaced atomically); return its comment count."""
+    if is_postgres_url(source):
+        from realtime.store.postgres import dump  # pg_dump: the database's own tool
+
+        return await dump(str(source), Path(target))
     source, target = sqlite_path(source), Path(target)
     if target.resolve() == source.resolve():
         raise Invalid("the backup must go to another file than the database", "file")
@@ -155,32 +161,35 @@ def _fsync(path: Path) -> None:
 # ---- export ----------------------------------------------------------------------------------
 
 
-async def export_records(
-    source: str | Path, *, busy_timeout_ms: int = 5000
-) -> AsyncIterator[Record]:
-    """Header, articles by slug, comments by id, then held comments: one read transaction."""
-    conn = await connect(source, busy_timeout_ms)
-    try:
-        await migrate(conn)
-        await conn.execute("BEGIN")  # one snapshot: the comments match the articles
+async def export_records(store: Store) -> AsyncIterator[Record]:
+    """Header, articles by slug, comments by id, then held comments: one read snapshot."""
+    async with store.backend.snapshot() as tx:
         yield Header()
-        async with conn.execute(f"SELECT {_ARTICLE_COLUMNS} FROM articles ORDER BY slug") as rows:
-            async for row in rows:
-                yield _article(row)
-        async with conn.execute(f"SELECT {_COMMENT_COLUMNS} FROM comments ORDER BY id") as rows:
-            async for row in rows:
-                yield CommentRecord(*row)
-        async with conn.execute(f"SELECT {_PENDING_COLUMNS} FROM pending ORDER BY id") as rows:
-            async for row in rows:
-                yield PendingRecord(*row)
-        await conn.execute("COMMIT")
-    finally:
-        await conn.close()
+        for row in await tx.all(f"SELECT {_ARTICLE_COLUMNS} FROM articles ORDER BY slug"):
+            yield _article(row)
+        async for row in _pages(tx, "comments", _COMMENT_COLUMNS):
+            yield CommentRecord(*row)
+        async for row in _pages(tx, "pending", _PENDING_COLUMNS):
+            yield PendingRecord(*row)
+
+
+async def _pages(tx: Tx, table: str, columns: str) -> AsyncIterator[Any]:
+    """Every row of `table` in id order, EXPORT_PAGE at a time."""
+    after = 0
+    while True:
+        rows = await tx.all(
+            f"SELECT {columns} FROM {table} WHERE id > ? ORDER BY id LIMIT ?", (after, EXPORT_PAGE)
+        )
+        for row in rows:
+            yield row
+        if len(rows) < EXPORT_PAGE:
+            return
+        after = rows[-1][0]
 
 
 def _article(row: Any) -> ArticleRecord:
     slug, title, url, created, count, closed = row
-    return ArticleRecord(slug, title, url, created, count, bool(closed))  # SQLite has no bools
+    return ArticleRecord(slug, title, url, created, count, bool(closed))  # SQLite: 0 or 1
 
 
 # ---- import ----------------------------------------------------------------------------------

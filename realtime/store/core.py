@@ -14,10 +14,12 @@ from typing import Any
 
 import msgspec
 
-from realtime.errors import NotFound
+from realtime.config import Settings
+from realtime.errors import NotFound, Unavailable
 from realtime.models import Article, ArticleIn, AuditPage, Comment, PendingComment
 from realtime.store import audit, moderation
 from realtime.store.audit import Note
+from realtime.store.backends import open_backend
 from realtime.store.bans import BanStore
 from realtime.store.db import Backend, Tx, scalar
 from realtime.store.group_commit import GroupCommitWriter, OnCommit
@@ -33,8 +35,9 @@ from realtime.store.results import (
     Posted,
     Removed,
 )
-from realtime.store.sqlite import SqliteBackend
 
+# The comment's columns, each prefixed with its table (for a join).
+_PREFIXED_COLUMNS = ", ".join(f"comments.{name}" for name in COMMENT_COLUMNS.split(", "))
 _ARTICLE_COLUMNS = moderation.ARTICLE_COLUMNS
 
 
@@ -50,10 +53,16 @@ class Store:
 
     @classmethod
     async def open(
-        cls, url: str | Path, *, group_commit_max: int = 256, busy_timeout_ms: int = 5000
+        cls,
+        url: str | Path,
+        *,
+        group_commit_max: int = 256,
+        busy_timeout_ms: int = 5000,
+        pool_size: int = 10,
     ) -> Store:
-        """The database named by `url` (a path or `sqlite:PATH`), migrated to the newest schema."""
-        backend = await SqliteBackend.open(url, busy_timeout_ms)
+        """The database named by `url` (a path, `sqlite:PATH` or `postgresql://…`), migrated to
+        the newest schema."""
+        backend = await open_backend(url, busy_timeout_ms=busy_timeout_ms, pool_size=pool_size)
         store = cls(backend, group_commit_max)
         try:
             store.avatar_key = bytes.fromhex(await store._meta("avatar_key"))
@@ -64,6 +73,15 @@ class Store:
         store.writer.start()
         return store
 
+    @classmethod
+    async def from_settings(cls, settings: Settings) -> Store:
+        return await cls.open(
+            settings.db,
+            group_commit_max=settings.group_commit_max,
+            busy_timeout_ms=settings.busy_timeout_ms,
+            pool_size=settings.db_pool_size,
+        )
+
     async def close(self) -> None:
         await self.writer.stop()
         await self.backend.close()
@@ -71,10 +89,16 @@ class Store:
     # ---- reads -------------------------------------------------------------------------------
 
     async def _one(self, sql: str, params: tuple[Any, ...] = ()) -> Any:
-        return await self.backend.reader().one(sql, params)
+        try:
+            return await self.backend.reader().one(sql, params)
+        except self.backend.unavailable as exc:
+            raise Unavailable(f"the database cannot be read right now ({exc})") from exc
 
     async def _all(self, sql: str, params: tuple[Any, ...] = ()) -> list[Any]:
-        return await self.backend.reader().all(sql, params)
+        try:
+            return await self.backend.reader().all(sql, params)
+        except self.backend.unavailable as exc:
+            raise Unavailable(f"the database cannot be read right now ({exc})") from exc
 
     async def _meta(self, key: str) -> str:
         row = await self._one("SELECT value FROM meta WHERE key = ?", (key,))
@@ -116,6 +140,24 @@ class Store:
             "SELECT max(id) FROM comments WHERE article = ? AND status = 'published'", (slug,)
         )
         return int(row[0]) if row and row[0] is not None else None
+
+    async def highest_id(self) -> int:
+        """The highest committed comment id, whatever its status; 0 if none. With one writer at
+        a time, every smaller id is committed too, or never will be."""
+        row = await self._one("SELECT coalesce(max(id), 0) FROM comments")
+        return int(row[0]) if row else 0
+
+    async def published_between(self, first: int, last: int) -> list[Posted]:
+        """The published comments with ids in [first, last], oldest first, each with its
+        article's count as it is now."""
+        rows = await self._all(
+            f"SELECT {_PREFIXED_COLUMNS}, articles.count FROM comments"
+            " JOIN articles ON articles.slug = comments.article"
+            " WHERE comments.id BETWEEN ? AND ? AND comments.status = 'published'"
+            " ORDER BY comments.id",
+            (first, last),
+        )
+        return [Posted(Comment(*row[:-1]), int(row[-1])) for row in rows]
 
     async def last_rev(self, slug: str) -> int:
         """The newest change (edit or deletion) of the article's comments; 0 if none."""

@@ -2,8 +2,8 @@
 
 The Store's SQL is written once, with `?` placeholders, in the SQL that SQLite and PostgreSQL
 share (`RETURNING`, `ON CONFLICT`, standard functions); a backend translates the placeholders if
-its driver wants others. What cannot be written once (schema, id sequences, backups) lives in the
-backend: `sqlite.py` today.
+its driver wants others. What cannot be written once (schema, id sequences, the writer's lock,
+backups) lives in the backend: `sqlite.py` and `postgres.py`.
 
 - `Tx`: one connection, inside a transaction or not; rows come back as tuples-alike.
 - `Backend`: read connections, write transactions for the group-commit writer, and the errors
@@ -13,10 +13,35 @@ backend: `sqlite.py` today.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from contextlib import AbstractAsyncContextManager
 from typing import Any, Protocol
 
 Row = Sequence[Any]
 Params = Sequence[Any]
+
+POSTGRES_SCHEMES = ("postgresql://", "postgres://")
+
+
+def is_postgres_url(url: object) -> bool:
+    """`postgresql://…` or `postgres://…` names a PostgreSQL database; anything else is SQLite."""
+    return str(url).startswith(POSTGRES_SCHEMES)
+
+
+class SchemaTooNew(Exception):
+    """The database was migrated by a newer `realtime` than this one: refuse to run on it."""
+
+    def __init__(self, found: int, known: int) -> None:
+        super().__init__(
+            f"the database's schema is version {found}, newer than this realtime knows ({known}):"
+            " run the realtime version that migrated it, or a newer one"
+        )
+        self.found = found
+        self.known = known
+
+
+def check_version(found: int, known: int) -> None:
+    if found > known:
+        raise SchemaTooNew(found, known)
 
 
 class Tx(Protocol):
@@ -71,6 +96,14 @@ class Backend(Protocol):
     async def scrub(self) -> bool:
         """Leave no copy of deleted or overwritten data in the database's own files (the WAL
         on SQLite); True when that is done, False when a later checkpoint will finish it."""
+        ...
+
+    def snapshot(self) -> AbstractAsyncContextManager[Tx]:
+        """A connection inside a read-only transaction: every read sees one moment (export)."""
+        ...
+
+    async def schema_version(self) -> int:
+        """The number of the newest migration applied."""
         ...
 
     async def close(self) -> None: ...

@@ -1,14 +1,19 @@
 """One writer that groups concurrent writes into one transaction.
 
 Callers `submit(work, on_commit)`. The writer takes every job waiting in its queue (up to
-`max_batch`), runs them in one transaction (the backend's `begin`: `BEGIN IMMEDIATE` on SQLite),
-each inside its own SAVEPOINT so a job that raises an `AppError` is rolled back alone, then
-commits once: one fsync for the whole group instead of one per comment. After the COMMIT it calls
-each job's `on_commit` in the order the jobs ran (which is id order), then resolves the callers'
-futures. A database error (disk full, locked past the busy timeout, connection lost) rolls the
-whole group back and fails every job in it with `Unavailable`: nothing is half-written, nothing
-is acknowledged that is not on disk. Such failures are logged once per run of them (a full disk
-fails every group until space is freed), not once per group.
+`max_batch`), runs them in one transaction (the backend's `begin`: `BEGIN IMMEDIATE` on SQLite,
+BEGIN and the writer lock on PostgreSQL) and commits once: one fsync for the whole group instead
+of one per comment. A job that raises an `AppError` (a bad parent, a closed article) must fail
+alone: the group is then rolled back and run again with each job inside its own SAVEPOINT. Jobs
+only read and write through their `tx`, so running one twice is safe; the first try skips the
+two savepoint statements per job, which are most of a job's round trips to the database.
+
+After the COMMIT the writer calls each job's `on_commit` in the order the jobs ran (which is id
+order), then resolves the callers' futures. A database error (disk full, locked past the busy
+timeout, connection lost) rolls the whole group back and fails every job in it with
+`Unavailable`: nothing is half-written, nothing is acknowledged that is not on disk.
+Such failures are logged once per run of them (a full disk fails every group until space is
+freed), not once per group.
 
 After each COMMIT, before the group is acknowledged, `backend.check()` says whether the database
 can still be trusted (SQLite: `file_guard.py`, its file is still at its path). When it raises, the
@@ -73,6 +78,9 @@ class GroupCommitWriter:
         self.settle_scope: Callable[[], AbstractContextManager[object]] = nullcontext
         self._distrusted: AppError | None = None  # what backend.check() raised, for good
         self._failed_groups = 0  # in the current run of failures, for logging once
+        # Test-only (tests/test_races.py): awaited right before each COMMIT, to hold a group's
+        # transaction open while a test checks that no caller has been answered. None in service.
+        self.before_commit: Callable[[], Awaitable[None]] | None = None
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="group-commit")
@@ -120,19 +128,13 @@ class GroupCommitWriter:
             self._fail(batch, self._distrusted)
             return
         try:
-            self._tx = tx = await backend.begin()
-        except backend.unavailable as exc:
-            self._fail(batch, self._unavailable(exc))
-            return
-        try:
-            for job in batch:
-                await self._run_job(tx, job)
-            await backend.commit(tx)
+            if not await self._transaction(batch, guarded=False):
+                # A job refused: run the group again, each job inside its own savepoint.
+                await self._transaction(batch, guarded=True)
         except backend.unavailable as exc:
             await self._rollback()
             self._fail(batch, self._unavailable(exc))
             return
-        self._tx = None
         if not self._trusted(batch):  # committed, but maybe to a file no restart will open
             return
         if self._failed_groups:
@@ -143,7 +145,28 @@ class GroupCommitWriter:
             for job in batch:
                 self._settle(job)
 
-    async def _run_job(self, tx: Tx, job: _Job[Any]) -> None:
+    async def _transaction(self, batch: list[_Job[Any]], *, guarded: bool) -> bool:
+        """Run the group in one transaction and commit it. Unguarded (the first try, no
+        savepoints: two statements fewer per job), a job that raises an `AppError` rolls the
+        whole transaction back and False is returned; nothing of that try is kept."""
+        self._tx = tx = await self._backend.begin()
+        for job in batch:
+            job.result = job.error = None
+            if guarded:
+                await self._run_guarded(tx, job)
+                continue
+            try:
+                job.result = await job.work(tx)
+            except AppError:
+                await self._rollback()
+                return False
+        if self.before_commit is not None:
+            await self.before_commit()
+        await self._backend.commit(tx)
+        self._tx = None
+        return True
+
+    async def _run_guarded(self, tx: Tx, job: _Job[Any]) -> None:
         await tx.run("SAVEPOINT job")
         try:
             job.result = await job.work(tx)

@@ -11,7 +11,9 @@ from realtime.models import Comment
 
 # The columns of a comment as the public `Comment` has them, in its field order.
 COMMENT_COLUMNS = "id, article, parent, author, avatar, body, created, edited"
-# The next change number (edit or deletion), taken inside the writer's transaction.
+# The next change number (edit or deletion), taken inside the writer's transaction: right because
+# write transactions run one at a time on every backend (SQLite's write lock, PostgreSQL's writer
+# lock), so change numbers follow commit order, in each article and across them.
 NEXT_REV = "SELECT coalesce(max(rev), 0) + 1 FROM comments WHERE rev > 0"
 
 

@@ -1,4 +1,7 @@
-"""The schema, as numbered migrations applied against `PRAGMA user_version`."""
+"""SQLite's schema, as numbered migrations applied against `PRAGMA user_version`.
+
+PostgreSQL has its own list (`pg_schema.py`): a table added here needs its equivalent there.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +9,8 @@ import sqlite3
 from typing import Any
 
 import aiosqlite
+
+from realtime.store.db import check_version
 
 # Numbered migrations: MIGRATIONS[n] takes a database from user_version n to n + 1.
 MIGRATIONS: list[str] = [
@@ -121,7 +126,8 @@ MIGRATIONS: list[str] = [
 
 async def migrate(conn: aiosqlite.Connection, migrations: list[str] = MIGRATIONS) -> int:
     """Bring the schema to the newest version; each step is one transaction."""
-    version = await _user_version(conn)
+    version = await user_version(conn)
+    check_version(version, len(migrations))
     for number in range(int(version), len(migrations)):
         try:
             await conn.executescript(
@@ -135,7 +141,7 @@ async def migrate(conn: aiosqlite.Connection, migrations: list[str] = MIGRATIONS
     return len(migrations)
 
 
-async def _user_version(conn: aiosqlite.Connection) -> int:
+async def user_version(conn: aiosqlite.Connection) -> int:
     async with conn.execute("PRAGMA user_version") as cursor:
         row: Any = await cursor.fetchone()
     return int(row[0])

@@ -13,7 +13,8 @@ from __future__ import annotations
 import itertools
 import logging
 import sqlite3
-from collections.abc import Iterable
+from collections.abc import AsyncIterator, Iterable
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import aiosqlite
@@ -21,7 +22,7 @@ import aiosqlite
 from realtime.store.db import Params, Row, Tx
 from realtime.store.file_guard import FileGuard
 from realtime.store.files import InUse
-from realtime.store.schema import migrate
+from realtime.store.schema import migrate, user_version
 
 READERS = 2
 SCHEME = "sqlite:"
@@ -70,13 +71,15 @@ class SqliteBackend:
         writer: aiosqlite.Connection,
         readers: list[aiosqlite.Connection],
         path: Path,
+        busy_timeout_ms: int,
         in_use: InUse | None = None,
     ) -> None:
-        self.path = path
         self._in_use = in_use
         self._writer = SqliteTx(writer)
         self._readers = [SqliteTx(conn) for conn in readers]
         self._next_reader = itertools.cycle(self._readers)
+        self.path = path
+        self._busy_timeout_ms = busy_timeout_ms
         self.file_guard = FileGuard({})  # `open` watches the files it opened
 
     @classmethod
@@ -96,7 +99,7 @@ class SqliteBackend:
             await writer.close()
             in_use.release()
             raise
-        backend = cls(writer, readers, path, in_use)
+        backend = cls(writer, readers, path, busy_timeout_ms, in_use)
         backend.file_guard = FileGuard.watch(path)  # the file just opened, and its -wal
         return backend
 
@@ -132,12 +135,26 @@ class SqliteBackend:
     async def scrub(self) -> bool:
         """Fold the WAL into the database and truncate it, so no old page image is left in it;
         False if a reader kept it from finishing (it is then done by a later checkpoint)."""
-        conn = await connect(self.path)
+        conn = await connect(self.path, self._busy_timeout_ms)
         try:
             row = await SqliteTx(conn).one("PRAGMA wal_checkpoint(TRUNCATE)")
         finally:
             await conn.close()
         return row is not None and row[0] == 0
+
+    @asynccontextmanager
+    async def snapshot(self) -> AsyncIterator[SqliteTx]:
+        """Its own connection, so a long export holds no reader the server needs."""
+        conn = await connect(self.path, self._busy_timeout_ms)
+        try:
+            await conn.execute("BEGIN")  # the snapshot starts at the first read and lasts
+            yield SqliteTx(conn)
+            await conn.execute("COMMIT")
+        finally:
+            await conn.close()
+
+    async def schema_version(self) -> int:
+        return await user_version(self._writer.conn)
 
     async def close(self) -> None:
         for tx in [*self._readers, self._writer]:

@@ -122,11 +122,9 @@ def reload_on_hangup(service: CommentService, reload: Callable[[], Settings]) ->
         asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, hangup)
 
 
-def auto_backup(settings: Settings, store: Store) -> AutoBackup | None:
+def auto_backup(settings: Settings) -> AutoBackup | None:
     if not settings.backup_interval_minutes:
         return None
-    if store.backend.dialect != "sqlite":
-        raise ConfigError("backup_interval_minutes: automatic backups are for SQLite only")
     backups = AutoBackup(settings)
     backups.start()
     return backups
@@ -141,17 +139,15 @@ def create_app(settings: Settings, reload: Callable[[], Settings] | None = None)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[dict[str, Any]]:
-        store = await Store.open(
-            settings.db,
-            group_commit_max=settings.group_commit_max,
-            busy_timeout_ms=settings.busy_timeout_ms,
-        )
+        store = await Store.from_settings(settings)
         try:
-            backups = auto_backup(settings, store)
+            backups = auto_backup(settings)
         except BaseException:
             await store.close()
             raise
-        hub = make_hub(settings.hub, settings.reader_backlog_bytes, StoreBackfill(store))
+        hub = make_hub(
+            settings.hub, settings.reader_backlog_bytes, StoreBackfill(store), settings.db
+        )
         await hub.start()
         service = CommentService(settings, store, hub)
         app.state.service = service

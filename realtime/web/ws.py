@@ -20,7 +20,7 @@ from starlette.requests import HTTPConnection
 from starlette.routing import WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from realtime.errors import AppError, Invalid
+from realtime.errors import AppError, Invalid, Unavailable
 from realtime.live.hub import HubStats, Message, Overflowed, Sink, Subscriber
 from realtime.models import Auth, CountsSnapshot, Ping, Pong, QueueSnapshot
 from realtime.service import CommentService, is_slug, slug_list
@@ -85,6 +85,9 @@ async def _admitted(websocket: WebSocket) -> AsyncIterator[CommentService | None
         return
     try:
         yield svc
+    except Unavailable as exc:  # the database is down or restarting: come back later
+        log.warning("closing a new reader: %s", exc.message)
+        await _close_quietly(websocket, status.WS_1013_TRY_AGAIN_LATER, "database unavailable")
     except WebSocketDisconnect:
         pass  # the client left, or broke the protocol, while we were sending: not our error
     finally:
