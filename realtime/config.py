@@ -7,15 +7,17 @@ the server at start with a message naming it.
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from collections.abc import Mapping
+from email.utils import parseaddr
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import msgspec
 from msgspec import Meta
 
-from realtime.models import AUTHOR_MAX, BODY_MAX, EMAIL_MAX
+from realtime.models import AUTHOR_MAX, BODY_MAX, EMAIL_MAX, EMAIL_PATTERN
 
 DEFAULT_FILE = Path(__file__).resolve().parent.parent / "config" / "default.toml"
 ENV_PREFIX = "REALTIME_"
@@ -26,6 +28,19 @@ class ConfigError(Exception):
 
 
 Positive = Annotated[int, Meta(ge=1)]
+Address = Annotated[str, Meta(max_length=EMAIL_MAX, pattern=EMAIL_PATTERN)]
+HttpUrl = Annotated[str, Meta(pattern=r"^https?://[^\s/]+[^\s]*$")]
+WebhookEventName = Literal[
+    "comment.published", "comment.held", "comment.edited", "comment.deleted", "article.closed"
+]
+
+
+class Webhook(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """One `[[webhooks]]` table: where to POST, the HMAC secret, and the events it wants."""
+
+    url: HttpUrl
+    secret: Annotated[str, Meta(min_length=16)]
+    events: Annotated[list[WebhookEventName], Meta(min_length=1)]
 
 
 class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -68,6 +83,25 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     backup_dir: str = ""
     backup_interval_minutes: Annotated[float, Meta(ge=0)] = 0.0
     backup_keep: Positive = 7
+    # ---- notifications (realtime/notify/) ----
+    smtp_host: str = ""
+    smtp_port: Annotated[int, Meta(ge=1, le=65535)] = 25
+    smtp_tls: Literal["off", "starttls", "tls"] = "off"
+    smtp_user: str = ""
+    smtp_password: str = ""
+    mail_from: str = ""
+    moderator_emails: list[Address] = msgspec.field(default_factory=list)
+    public_url: Annotated[str, Meta(pattern=r"^(https?://[^\s/]+[^\s]*)?$")] = ""
+    webhooks: list[Webhook] = msgspec.field(default_factory=list)
+    notify_concurrency: Annotated[int, Meta(ge=1, le=256)] = 4
+    notify_timeout_seconds: Annotated[float, Meta(gt=0, le=600)] = 10.0
+    notify_max_attempts: Annotated[int, Meta(ge=1, le=100)] = 8
+    notify_backoff_seconds: Annotated[float, Meta(gt=0)] = 5.0
+    notify_backoff_max_seconds: Annotated[float, Meta(gt=0)] = 3600.0
+    notify_poll_seconds: Annotated[float, Meta(gt=0, le=60)] = 1.0
+    reply_digest_seconds: Annotated[float, Meta(ge=0)] = 300.0
+    mails_per_address_per_day: Annotated[int, Meta(ge=1)] = 20
+    moderation_link_hours: Annotated[float, Meta(gt=0)] = 72.0
     language: Literal["en", "nb"] = "en"
 
     def __post_init__(self) -> None:
@@ -82,9 +116,12 @@ _LIST_FIELDS = {
     "allowed_origins",
     "frame_ancestors",
     "trusted_proxies",
+    "moderator_emails",
     "hold_words",
     "refuse_words",
 }
+# Lists of tables have no sensible environment form: they are set in a TOML file only.
+_FILE_ONLY = {"webhooks"}
 
 
 def load_settings(
@@ -105,7 +142,25 @@ def load_settings(
         raise ConfigError(f"bad setting: {exc}") from None
     if settings.hub == "postgres" and not settings.db.startswith(("postgresql://", "postgres://")):
         raise ConfigError("bad setting: hub = 'postgres' needs a PostgreSQL db (postgresql://…)")
+    _check_mail(settings)
+    urls = [hook.url for hook in settings.webhooks]
+    if len(set(urls)) < len(urls):
+        raise ConfigError("bad setting: webhooks: each url may appear once (list its events)")
     return settings
+
+
+def _check_mail(settings: Settings) -> None:
+    """What the types alone cannot say: an e-mail setup that could not send a usable mail."""
+    _, address = parseaddr(settings.mail_from)
+    broken = any(char in settings.mail_from for char in "\r\n")
+    if settings.mail_from and (broken or not re.fullmatch(EMAIL_PATTERN, address)):
+        raise ConfigError(f"bad setting: mail_from {settings.mail_from!r} is not an address")
+    if not settings.smtp_host:
+        return
+    if not settings.mail_from:
+        raise ConfigError("bad setting: mail_from must be set when smtp_host is set")
+    if not settings.public_url:
+        raise ConfigError("bad setting: public_url must be set when smtp_host is set (for links)")
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
@@ -129,6 +184,8 @@ def _from_environ(environ: Mapping[str, str]) -> dict[str, Any]:
         key = name[len(ENV_PREFIX) :].lower()
         if key not in _FIELDS:
             raise ConfigError(f"unknown environment variable {name}")
+        if key in _FILE_ONLY:
+            raise ConfigError(f"{name}: set {key} in a config file ([[{key}]] tables)")
         if key in _LIST_FIELDS:
             values[key] = [part.strip() for part in raw.split(",") if part.strip()]
         else:

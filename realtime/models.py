@@ -65,6 +65,8 @@ class CommentIn(Base):
     parent: CommentId | None = None
     # Honeypot: a field people never see and bots fill in; a comment with it is held.
     website: Annotated[str, Meta(max_length=URL_MAX)] | None = None
+    # E-mail me when someone replies (the address is confirmed first; without `email`, ignored).
+    notify: bool = False
 
 
 class CommentEdit(Base):
@@ -152,6 +154,66 @@ class ErrorDetail(msgspec.Struct, omit_defaults=False):
 
 class ErrorBody(msgspec.Struct):
     error: ErrorDetail
+
+
+class Notification(msgspec.Struct):
+    """An outbox entry as the admin sees it: never an e-mail address (`target` is the webhook's
+    URL, or null for mail)."""
+
+    id: int
+    channel: Literal["mail", "webhook"]
+    event: str
+    target: str | None
+    state: Literal["pending", "sent", "dead"]
+    attempts: int
+    created: str
+    last_error: str | None
+
+
+class NotificationList(msgspec.Struct):
+    notifications: list[Notification]
+
+
+# ---- webhooks: the JSON body of each delivery (tagged by `event`) -----------------------------
+
+
+class WebhookBody(msgspec.Struct, frozen=True, tag_field="event"):
+    """Base of every webhook body; `article` is the slug. Never carries an e-mail address."""
+
+    article: str
+
+
+class CommentPublishedHook(WebhookBody, frozen=True, tag="comment.published"):
+    comment: Comment
+    count: int
+
+
+class CommentHeldHook(WebhookBody, frozen=True, tag="comment.held"):
+    comment: PendingComment
+
+
+class CommentEditedHook(WebhookBody, frozen=True, tag="comment.edited"):
+    comment: Comment
+    rev: int
+
+
+class CommentDeletedHook(WebhookBody, frozen=True, tag="comment.deleted"):
+    id: int
+    count: int
+    rev: int
+
+
+class ArticleClosedHook(WebhookBody, frozen=True, tag="article.closed"):
+    closed: bool
+
+
+WebhookEvent = (
+    CommentPublishedHook
+    | CommentHeldHook
+    | CommentEditedHook
+    | CommentDeletedHook
+    | ArticleClosedHook
+)
 
 
 # ---- WebSocket: server to client -------------------------------------------------------------

@@ -96,12 +96,8 @@ async def _dispatch(args: argparse.Namespace, settings: Settings) -> None:
 
 @asynccontextmanager
 async def _service(settings: Settings) -> AsyncIterator[CommentService]:
-    store = await Store.open(
-        settings.db,
-        group_commit_max=settings.group_commit_max,
-        busy_timeout_ms=settings.busy_timeout_ms,
-    )
-    hub = make_hub(settings.hub, settings.reader_backlog_bytes, StoreBackfill(store))
+    store = await Store.from_settings(settings)
+    hub = make_hub(settings.hub, settings.reader_backlog_bytes, StoreBackfill(store), settings.db)
     try:
         await hub.start()
         yield CommentService(settings, store, hub)

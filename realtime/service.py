@@ -50,6 +50,7 @@ from realtime.moderators import (
     WordRules,
     hash_token,
 )
+from realtime.notify import Links, Notifier
 from realtime.store import Edited, NewComment, Posted, Removed, Store
 from realtime.topics import article_topic, count_topic
 
@@ -102,6 +103,8 @@ class CommentService:
             clock,
             Publishers(self._publish_edited, self._publish_removed, self.moderation.dropped),
         )
+        self.notifier = Notifier(settings, store)  # started by the app's lifespan
+        self.links = Links(store, self.moderation)
         store.writer.settle_scope = hub.batch
 
     # ---- articles ----------------------------------------------------------------------------
@@ -235,6 +238,7 @@ class CommentService:
             body=body,
             created=timestamp(self.clock()),
             token_hash=b"",
+            notify=data.notify and email is not None,  # nowhere to send it without one
         )
 
     async def edit(self, comment_id: int, data: CommentEdit, bearer: str | None) -> Comment:

@@ -29,6 +29,14 @@ export class AdminApi extends Api {
     return this.admin('POST', `/api/admin/pending/${id}/reject`);
   }
 
+  deadNotifications() {
+    return this.admin('GET', '/api/admin/notifications');
+  }
+
+  retryNotification(id) {
+    return this.admin('POST', `/api/admin/notifications/${id}/retry`);
+  }
+
   /** Any published comment, whoever wrote it. */
   deleteComment(id) {
     return this.admin('DELETE', `/api/comments/${id}`);

@@ -6,6 +6,7 @@
 import { AdminApi } from './admin-api.js';
 import { AuditLog, WordsPanel } from './admin-audit.js';
 import { Bans } from './admin-bans.js';
+import { DeadNotices } from './admin-notices.js';
 import { Queue } from './admin-queue.js';
 import { AdminSocket } from './admin-socket.js';
 import { ThreadDesk } from './admin-thread.js';
@@ -90,6 +91,13 @@ class Desk {
       onAuthError: signOut,
       banButton,
     });
+    this.notices = new DeadNotices({
+      api: this.api,
+      list: $('notices'),
+      empty: $('notices-empty'),
+      refresh: $('notices-refresh'),
+      onAuthError: signOut,
+    });
     this.socket = new AdminSocket({
       url: () => this.api.wsUrl('/ws/admin'),
       token,
@@ -116,6 +124,7 @@ class Desk {
       this.onAccepted(this.token);
       this.loadArticles();
       this.loadDesk();
+      this.notices.load();
     }
     switch (event.type) {
       case 'queue':
@@ -219,6 +228,8 @@ function signOut(message = '') {
   stored.clear();
   $('queue').replaceChildren();
   $('thread').replaceChildren();
+  $('notices').replaceChildren();
+  document.title = 'Moderation · Realtime';
   document.title = t('site.title', { title: t('admin.title') });
   show(false);
   button.disabled = false;

@@ -21,6 +21,7 @@ export const DEFAULT_CONFIG = Object.freeze({
   author_max_chars: 80,
   body_max_chars: 10000,
   email_max_chars: 254,
+  notify: false,
 });
 
 export class Api {

@@ -26,6 +26,8 @@ export function validate(values, config) {
   }
   if (email && (email.length > config.email_max_chars || !EMAIL.test(email))) {
     errors.email = t('form.email_invalid');
+  } else if (values.notify && !email) {
+    errors.email = t('form.notify_needs_email');
   }
   if (!body) errors.body = t('form.body_missing');
   else if (chars(body) > config.body_max_chars) {
@@ -72,6 +74,8 @@ export class CommentForm {
       control.addEventListener('input', () => this.clearError(name));
     }
     this.trap = element.elements.namedItem('website');
+    this.notify = element.elements.namedItem('notify');
+    this.notify.addEventListener('change', () => this.clearError('email'));
     element.addEventListener('submit', (event) => this.send(event));
     if (!this.fields.author.value) this.fields.author.value = remembered.get('author');
   }
@@ -104,6 +108,7 @@ export class CommentForm {
           t('form.email_hint'),
         ),
       ),
+      this.notifyBox(),
       this.honeypot(),
       this.formError,
       h('div', { class: 'rt-form-actions' }, this.submit, this.cancel),
@@ -130,6 +135,19 @@ export class CommentForm {
     );
   }
 
+  /** "Notify me of replies": only where the server can send mail; needs the e-mail field. */
+  notifyBox() {
+    const id = uid('rt-notify');
+    this.notify = h('input', { id, type: 'checkbox', name: 'notify' });
+    this.notify.addEventListener('change', () => this.clearError('email'));
+    return h(
+      'div',
+      { class: 'rt-field rt-field-notify', hidden: !this.config.notify },
+      this.notify,
+      h('label', { for: id, text: ` ${t('form.notify')}` }),
+    );
+  }
+
   field(name, label, control, hint = null) {
     const id = uid(`rt-${name}`);
     const errorId = `${id}-error`;
@@ -150,7 +168,8 @@ export class CommentForm {
   }
 
   values() {
-    return Object.fromEntries(FIELDS.map((name) => [name, this.fields[name].value]));
+    const values = Object.fromEntries(FIELDS.map((name) => [name, this.fields[name].value]));
+    return { ...values, notify: Boolean(this.config.notify && this.notify.checked) };
   }
 
   showError(field, message) {
@@ -193,6 +212,7 @@ export class CommentForm {
     }
     const fields = { author: values.author.trim(), body: values.body.trim(), website: this.trap.value };
     if (values.email.trim()) fields.email = values.email.trim();
+    if (values.notify) fields.notify = true;
     if (this.parent !== null) fields.parent = this.parent;
     this.busy(true);
     try {
@@ -200,7 +220,8 @@ export class CommentForm {
       remembered.set('author', fields.author);
       this.fields.body.value = '';
       this.home();
-      if (notice) this.say(notice);
+      const asked = fields.notify ? t('form.notify_asked') : '';
+      if (notice || asked) this.say([notice, asked].filter(Boolean).join(' '));
     } catch (error) {
       await this.serverError(error);
     } finally {

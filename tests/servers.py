@@ -88,12 +88,12 @@ class ProcessServer:
         port: int | None = None,
         env: dict[str, str] | None = None,
         log: Path | None = None,
-        args: list[str] | None = None,
+        config: Path | None = None,
         preexec_fn: Callable[[], object] | None = None,
     ) -> None:
         """`db` is a file, or a PostgreSQL URL (then `log` must be given)."""
         self.db = db
-        self.args = args or []  # more arguments to `realtime serve`
+        self.config = ["--config", str(config)] if config else []
         self.preexec_fn = preexec_fn  # run in the child before it starts (e.g. setrlimit)
         self.port = port or free_port()
         self.env = {**os.environ, "REALTIME_RATE_LIMIT": "off", **(env or {})}
@@ -109,12 +109,12 @@ class ProcessServer:
                     sys.executable,
                     "-m",
                     "realtime",
+                    *self.config,
                     "serve",
                     "--db",
                     str(self.db),
                     "--port",
                     str(self.port),
-                    *self.args,
                 ],
                 stdout=log,
                 stderr=subprocess.STDOUT,

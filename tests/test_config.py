@@ -84,3 +84,48 @@ def test_postgres_hub_needs_a_postgres_database() -> None:
         load_settings(environ={"REALTIME_HUB": "postgresx"})
     with pytest.raises(ConfigError, match="db_pool_size"):
         load_settings(environ={"REALTIME_DB_POOL_SIZE": "1"})
+
+
+@pytest.mark.parametrize(
+    ("toml", "named"),
+    [
+        ('smtp_tls = "ssl"', "smtp_tls"),
+        ('mail_from = "not an address"', "mail_from"),
+        ('moderator_emails = ["mod@example.org", "nobody"]', "moderator_emails"),
+        ('public_url = "ftp://x"', "public_url"),
+        ('smtp_host = "127.0.0.1"\nmail_from = "a@b.org"', "public_url"),
+        ('smtp_host = "127.0.0.1"\npublic_url = "https://x.org"', "mail_from"),
+        ('[[webhooks]]\nurl = "ftp://x.org/h"\nsecret = "0123456789abcdef"\nevents = []', "url"),
+        ('[[webhooks]]\nurl = "https://x.org/h"\nsecret = "short"\nevents = ["x"]', "secret"),
+        (
+            '[[webhooks]]\nurl = "https://x.org/h"\nsecret = "0123456789abcdef"\n'
+            'events = ["comment.posted"]',
+            "events",
+        ),
+    ],
+)
+def test_bad_notification_settings_are_named(tmp_path: Path, toml: str, named: str) -> None:
+    """Bad mail or webhook settings stop start-up with a message naming the key."""
+    config = tmp_path / "bad.toml"
+    config.write_text(toml + "\n")
+    with pytest.raises(ConfigError, match=named):
+        load_settings(config, environ={})
+
+
+def test_webhook_tables(tmp_path: Path) -> None:
+    """`[[webhooks]]` tables load as a list; the environment cannot set them."""
+    config = tmp_path / "hooks.toml"
+    config.write_text(
+        '[[webhooks]]\nurl = "https://a.example/h"\nsecret = "0123456789abcdef"\n'
+        'events = ["comment.published"]\n'
+        '[[webhooks]]\nurl = "http://127.0.0.1:9/h"\nsecret = "fedcba9876543210"\n'
+        'events = ["comment.held", "article.closed"]\n'
+    )
+    settings = load_settings(config, environ={})
+    assert [hook.url for hook in settings.webhooks] == [
+        "https://a.example/h",
+        "http://127.0.0.1:9/h",
+    ]
+    assert settings.webhooks[1].events == ["comment.held", "article.closed"]
+    with pytest.raises(ConfigError, match="REALTIME_WEBHOOKS"):
+        load_settings(environ={"REALTIME_WEBHOOKS": "https://a.example"})

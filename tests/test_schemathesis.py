@@ -30,7 +30,7 @@ from schemathesis.specs.openapi.checks import (
 )
 from starlette.routing import Route
 
-from realtime.web import admin, http, openapi_admin
+from realtime.web import admin, http, notify, openapi_admin
 from realtime.web.openapi import OPERATIONS, build_document
 from tests.conftest import ADMIN, SLUG
 from tests.servers import ThreadServer, make_settings
@@ -219,9 +219,10 @@ def test_stateful(live: Live) -> None:
 
 
 def test_every_route_is_documented() -> None:
-    """Each method of each route in `http.routes` and `admin.routes` has its operation."""
+    """Each method of each route in `http.routes`, `admin.routes` and `notify.routes` has its
+    operation in the document."""
     paths = build_document()["paths"]
-    for route in [*http.routes, *admin.routes]:
+    for route in [*http.routes, *admin.routes, *notify.routes]:
         assert isinstance(route, Route)
         for method in (route.methods or set()) - {"HEAD"}:
             assert method.lower() in paths.get(route.path, {}), f"{method} {route.path}"

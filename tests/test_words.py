@@ -117,7 +117,7 @@ async def test_sighup_and_the_admin_page_reload_the_lists(tmp_path: Path) -> Non
     config = tmp_path / "words.toml"
     write_config(config, [], ["spam"])
     server = ProcessServer(
-        tmp_path / "w.sqlite", env={"REALTIME_ADMIN_TOKEN": ADMIN}, args=["--config", str(config)]
+        tmp_path / "w.sqlite", env={"REALTIME_ADMIN_TOKEN": ADMIN}, config=config
     ).start()
     try:
         async with httpx.AsyncClient(base_url=server.url, timeout=10) as http:

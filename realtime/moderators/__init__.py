@@ -12,13 +12,21 @@ audit row in its own transaction.
 
 from __future__ import annotations
 
-from realtime.moderators.actors import CLI_ACTOR, OWNER_ACTOR, Actor, Moderators, hash_token
+from realtime.moderators.actors import (
+    CLI_ACTOR,
+    MAIL_LINK_ACTOR,
+    OWNER_ACTOR,
+    Actor,
+    Moderators,
+    hash_token,
+)
 from realtime.moderators.bans import Bans, Client
 from realtime.moderators.privacy import Privacy, Publishers
 from realtime.moderators.words import WordRules
 
 __all__ = [
     "CLI_ACTOR",
+    "MAIL_LINK_ACTOR",
     "OWNER_ACTOR",
     "Actor",
     "Bans",

@@ -59,6 +59,9 @@ class Actor(msgspec.Struct, frozen=True):
 
 OWNER_ACTOR = Actor(OWNER)
 CLI_ACTOR = Actor(COMMAND_LINE)
+# The approve and reject links of a moderator alert mail: the signature is the permission, and
+# the same link goes to every address in `moderator_emails`, so no one person is known.
+MAIL_LINK_ACTOR = Actor("mail-link")
 
 
 def hash_token(token: str) -> bytes:

@@ -10,6 +10,8 @@
   `pg_notify`: LISTEN/NOTIFY as the postgres hub's link
 - `group_commit`: the writer that puts concurrent writes into one transaction
 - `moderation`: the SQL of the moderation queue; `archive`: backup, export and import
+- `notices`: what each change writes to the notification outbox (in the change's transaction);
+  `outbox`: claiming rows with a lease, settling them, listing and retrying dead ones
 """
 
 from __future__ import annotations

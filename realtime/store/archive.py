@@ -74,6 +74,7 @@ class CommentRecord(_Line, tag="comment"):
     edited: str | None
     status: Status
     rev: int = 0  # the change number of its last edit or deletion (0: never changed)
+    notify: bool = False  # its author asked for an e-mail on replies
 
 
 class PendingRecord(_Line, tag="pending"):
@@ -88,6 +89,7 @@ class PendingRecord(_Line, tag="pending"):
     body: str
     created: str
     reason: str
+    notify: bool = False
 
 
 Record = Header | ArticleRecord | CommentRecord | PendingRecord
@@ -168,9 +170,9 @@ async def export_records(store: Store) -> AsyncIterator[Record]:
         for row in await tx.all(f"SELECT {_ARTICLE_COLUMNS} FROM articles ORDER BY slug"):
             yield _article(row)
         async for row in _pages(tx, "comments", _COMMENT_COLUMNS):
-            yield CommentRecord(*row)
+            yield _flagged(CommentRecord(*row))
         async for row in _pages(tx, "pending", _PENDING_COLUMNS):
-            yield PendingRecord(*row)
+            yield _flagged(PendingRecord(*row))
 
 
 async def _pages(tx: Tx, table: str, columns: str) -> AsyncIterator[Any]:
@@ -333,6 +335,11 @@ async def _insert_renumbered(
 
 def _id(record: AnyComment) -> int:
     return record.id
+
+
+def _flagged(record: AnyComment) -> AnyComment:
+    """`notify` as a boolean: SQLite gives back 0 or 1."""
+    return msgspec.structs.replace(record, notify=bool(record.notify))
 
 
 def _insert(table: str, fields: tuple[str, ...]) -> str:

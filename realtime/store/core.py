@@ -9,21 +9,25 @@ Methods return Structs, never rows, and raise domain errors.
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import msgspec
 
 from realtime.config import Settings
 from realtime.errors import NotFound, Unavailable
 from realtime.models import Article, ArticleIn, AuditPage, Comment, PendingComment
-from realtime.store import audit, moderation
+from realtime.store import audit, moderation, notices
 from realtime.store.audit import Note
 from realtime.store.backends import open_backend
 from realtime.store.bans import BanStore
 from realtime.store.db import Backend, Tx, scalar
-from realtime.store.group_commit import GroupCommitWriter, OnCommit
+from realtime.store.group_commit import GroupCommitWriter, OnCommit, Work
 from realtime.store.moderators import ModeratorStore
+from realtime.store.notices import Rules
+from realtime.store.outbox import Outbox
 from realtime.store.privacy import PrivacyStore
 from realtime.store.results import (
     COMMENT_COLUMNS,
@@ -39,6 +43,7 @@ from realtime.store.results import (
 # The comment's columns, each prefixed with its table (for a join).
 _PREFIXED_COLUMNS = ", ".join(f"comments.{name}" for name in COMMENT_COLUMNS.split(", "))
 _ARTICLE_COLUMNS = moderation.ARTICLE_COLUMNS
+T = TypeVar("T")
 
 
 class Store:
@@ -50,6 +55,12 @@ class Store:
         self.moderators = ModeratorStore(backend, self.writer)
         self.bans = BanStore(backend, self.writer)
         self.privacy = PrivacyStore(backend, self.writer)
+        self.notify_key = b""
+        self.delivery_prefix = ""
+        # What changes write to the outbox (empty: nothing), and who to tell that they did.
+        self.rules = Rules()
+        self.outbox = Outbox(self.writer, backend)
+        self.on_outbox: Callable[[], None] = lambda: None
 
     @classmethod
     async def open(
@@ -67,6 +78,8 @@ class Store:
         try:
             store.avatar_key = bytes.fromhex(await store._meta("avatar_key"))
             store.ban_key = bytes.fromhex(await store._meta("ban_key"))
+            store.notify_key = bytes.fromhex(await store._meta("notify_key"))
+            store.delivery_prefix = await store._meta("delivery_prefix")
         except BaseException:
             await backend.close()
             raise
@@ -246,9 +259,11 @@ class Store:
                 new.created,
                 None,
             )
+            sender = (new.email, new.notify)
+            await notices.published(tx, self.rules, (comment, count), sender, time.time())
             return Posted(comment, count)
 
-        return await self.writer.submit(work, on_commit)
+        return await self._notifying(work, on_commit)
 
     async def edit_comment(
         self,
@@ -268,9 +283,10 @@ class Store:
                 raise NotFound(f"no comment {comment_id}")
             *comment, rev = row
             await audit.record(tx, note, article=comment[1], comment=comment_id)
+            await notices.edited(tx, self.rules, Comment(*comment), rev, time.time())
             return Edited(Comment(*comment), rev)
 
-        return await self.writer.submit(work, on_commit)
+        return await self._notifying(work, on_commit)
 
     async def delete_comment(
         self,
@@ -296,9 +312,12 @@ class Store:
                 (article,),
             )
             await audit.record(tx, note, article=article, comment=comment_id)
-            return Removed(comment_id, article, int(count), int(rev))
+            removed = Removed(comment_id, article, int(count), int(rev))
+            change = (article, comment_id, removed.count, removed.rev)
+            await notices.deleted(tx, self.rules, change, time.time())
+            return removed
 
-        return await self.writer.submit(work, on_commit)
+        return await self._notifying(work, on_commit)
 
     # ---- moderation ------------------------------------------------------------------------
 
@@ -323,19 +342,25 @@ class Store:
     async def hold_comment(
         self, new: NewComment, reason: str, on_commit: OnCommit[PendingComment] | None = None
     ) -> PendingComment:
-        return await self.writer.submit(lambda tx: moderation.hold(tx, new, reason), on_commit)
+        async def work(tx: Tx) -> PendingComment:
+            held = await moderation.hold(tx, new, reason)
+            await notices.held(tx, self.rules, held, time.time())
+            return held
+
+        return await self._notifying(work, on_commit)
 
     async def approve(
         self, pending_id: int, on_commit: OnCommit[Posted] | None = None, note: Note | None = None
     ) -> Posted:
         async def work(tx: Tx) -> Posted:
-            comment, count = await moderation.approve(tx, pending_id)
+            comment, count, sender = await moderation.approve(tx, pending_id)
             await audit.record(
                 tx, note, article=comment.article, comment=comment.id, pending=pending_id
             )
+            await notices.published(tx, self.rules, (comment, count), sender, time.time())
             return Posted(comment, count)
 
-        return await self.writer.submit(work, on_commit)
+        return await self._notifying(work, on_commit)
 
     async def reject(
         self, pending_id: int, on_commit: OnCommit[None] | None = None, note: Note | None = None
@@ -356,10 +381,24 @@ class Store:
         async def work(tx: Tx) -> Article:
             article = await moderation.set_closed(tx, slug, closed)
             await audit.record(tx, note, article=slug)
+            if closed:
+                await notices.closed(tx, self.rules, slug, time.time())
             return article
 
-        return await self.writer.submit(work, on_commit)
+        return await self._notifying(work, on_commit)
 
     async def audit_page(self, before: int | None, limit: int) -> AuditPage:
         """The audit trail, newest first (`before`: the id a page starts below)."""
         return await audit.page(self.backend.reader(), before, limit)
+
+    async def set_subscription(self, subscriber_id: int, state: str) -> bool:
+        """Confirm or unsubscribe an address (by its subscriber id); False if that cannot be."""
+        return await self.writer.submit(
+            lambda tx: notices.set_subscription(tx, subscriber_id, state)
+        )
+
+    async def _notifying(self, work: Work[T], on_commit: OnCommit[T] | None) -> T:
+        """Submit a write that may have added to the outbox, and wake the sender after it."""
+        result = await self.writer.submit(work, on_commit)
+        self.on_outbox()
+        return result

@@ -17,7 +17,8 @@ from realtime.store.db import Tx
 PENDING_COLUMNS = "id, article, parent, author, avatar, body, created, reason"
 # The columns of a new comment, in the order of `NewComment`'s fields.
 NEW_COLUMNS = (
-    "article, parent, author, email, avatar, body, created, token_hash, client_prefix, client_key"
+    "article, parent, author, email, avatar, body, created, token_hash, client_prefix, client_key,"
+    " notify"
 )
 NEW_MARKS = ", ".join("?" * len(NEW_COLUMNS.split(",")))
 ARTICLE_COLUMNS = "slug, title, url, created, count, closed"
@@ -61,8 +62,9 @@ async def hold(tx: Tx, new: Any, reason: str) -> PendingComment:
     return PendingComment(*row)
 
 
-async def approve(tx: Tx, pending_id: int) -> tuple[Comment, int]:
-    """Move a held comment into the thread; it gets the next public id. Returns it and the count.
+async def approve(tx: Tx, pending_id: int) -> tuple[Comment, int, tuple[str | None, bool]]:
+    """Move a held comment into the thread; it gets the next public id. Returns it, the count,
+    and its e-mail with whether its author asked for replies (for the outbox, never shown).
 
     The article's row is updated before the id is drawn, as for a new comment: with several
     writers, the row lock orders the article's ids by commit."""
@@ -75,12 +77,14 @@ async def approve(tx: Tx, pending_id: int) -> tuple[Comment, int]:
     assert count is not None  # the pending row's article exists (foreign key)
     row = await tx.one(
         f"INSERT INTO comments ({NEW_COLUMNS}) SELECT {NEW_COLUMNS} FROM pending"
-        " WHERE id = ? RETURNING id, article, parent, author, avatar, body, created, edited",
+        " WHERE id = ? RETURNING id, article, parent, author, avatar, body, created, edited,"
+        " email, notify",
         (pending_id,),
     )
     assert row is not None  # read above, inside this transaction
     await tx.run("DELETE FROM pending WHERE id = ?", (pending_id,))
-    return Comment(*row), int(count[0])
+    *public, email, notify = row
+    return Comment(*public), int(count[0]), (email, bool(notify))
 
 
 async def reject(tx: Tx, pending_id: int) -> str:

@@ -33,6 +33,7 @@ class NewComment(msgspec.Struct, frozen=True, kw_only=True):
     # keyed hash. None when the poster's address is not an IP address.
     client_prefix: str | None = None
     client_key: bytes | None = None
+    notify: bool = False  # its author asked for an e-mail on replies
 
 
 class Posted(msgspec.Struct, frozen=True):

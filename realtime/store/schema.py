@@ -66,7 +66,41 @@ MIGRATIONS: list[str] = [
     CREATE INDEX comments_rev ON comments(rev) WHERE rev > 0;
     CREATE INDEX comments_article_rev ON comments(article, rev) WHERE rev > 0;
     """,
-    # 4: named moderators (only a hash of each token), the audit trail of what they did, bans,
+    # 4: notifications. The outbox is written in the same transaction as the change that causes
+    # each notification and delivered by a sender that leases rows (`lease_until`), so a crash
+    # loses none and several processes send each once. `notify_key` signs the links in mails;
+    # `delivery_prefix` makes the idempotency key (prefix-id) unique across databases.
+    """
+    INSERT INTO meta VALUES ('notify_key', lower(hex(randomblob(32))));
+    INSERT INTO meta VALUES ('delivery_prefix', lower(hex(randomblob(8))));
+    ALTER TABLE comments ADD COLUMN notify INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE pending ADD COLUMN notify INTEGER NOT NULL DEFAULT 0;
+    CREATE TABLE subscribers (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        email TEXT NOT NULL UNIQUE,
+        state TEXT NOT NULL CHECK (state IN ('unconfirmed', 'confirmed', 'unsubscribed')),
+        asked REAL NOT NULL
+    ) STRICT;
+    CREATE TABLE outbox (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        channel TEXT NOT NULL CHECK (channel IN ('mail', 'webhook')),
+        event TEXT NOT NULL,
+        target TEXT NOT NULL,
+        thread TEXT,
+        payload BLOB NOT NULL,
+        created REAL NOT NULL,
+        due REAL NOT NULL,
+        lease_until REAL NOT NULL DEFAULT 0,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        state TEXT NOT NULL DEFAULT 'pending' CHECK (state IN ('pending', 'sent', 'dead')),
+        finished REAL,
+        last_error TEXT
+    ) STRICT;
+    CREATE INDEX outbox_due ON outbox(due) WHERE state = 'pending';
+    CREATE INDEX outbox_target ON outbox(target, created);
+    CREATE INDEX outbox_dead ON outbox(id) WHERE state = 'dead';
+    """,
+    # 5: named moderators (only a hash of each token), the audit trail of what they did, bans,
     # and per comment what a ban needs: the poster's network as moderators may see it (a /24 or
     # /64 prefix) and a keyed hash of the network the ban matches (the IPv4 address, the IPv6
     # /64), both erased after `client_address_days`. `ban_key` keys the hashes of addresses and

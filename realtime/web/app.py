@@ -28,7 +28,7 @@ from realtime.live.factory import make_hub
 from realtime.models import ErrorBody, ErrorDetail
 from realtime.service import CommentService
 from realtime.store import Store
-from realtime.web import admin, http, lognoise, sse, ws
+from realtime.web import admin, http, lognoise, notify, sse, ws
 from realtime.web.descriptors import DESCRIPTORS, DescriptorBudget
 from realtime.web.files import static_dir
 from realtime.web.metrics import Metrics, TimingMiddleware
@@ -155,24 +155,28 @@ def create_app(settings: Settings, reload: Callable[[], Settings] | None = None)
         reload_on_hangup(service, app.state.reload_settings)
         tasks = [asyncio.create_task(job) for job in background(service, backups)]
         descriptors.install(asyncio.get_running_loop())
+        await service.notifier.start()
         try:
             yield {DESCRIPTORS: descriptors}  # uvicorn hands the lifespan state to connections
         finally:
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
+            await service.notifier.stop()  # hands unfinished attempts back, through the store
             await store.close()  # its last commits publish through the hub, so it closes first
             await hub.close()
             lognoise.flush()
 
+    pages = Pages(settings, headers)
     routes = [
         *http.routes,
         *admin.routes,
+        *notify.routes,
         openapi_route(),
         *ws.routes,
         *sse.routes,
         client_config(settings),
-        *Pages(settings, headers).routes(),
+        *pages.routes(),
         Route("/metrics", metrics.endpoint),
         Mount("/static", StaticFiles(directory=files, check_dir=False), name="static"),
     ]
@@ -199,6 +203,7 @@ def create_app(settings: Settings, reload: Callable[[], Settings] | None = None)
     )
     app.state.settings = settings
     app.state.reload_settings = reload or (lambda: settings)
+    app.state.pages = pages  # also renders the pages of the signed links (web/notify.py)
     return app
 
 

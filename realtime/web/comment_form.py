@@ -17,7 +17,7 @@ from realtime.errors import AppError, BadRequest, Conflict, Invalid, RateLimited
 from realtime.models import EMAIL_PATTERN
 from realtime.web.i18n import Translator
 
-FIELDS = ("body", "author", "email")
+FIELDS = ("body", "author", "email", "notify")
 _EMAIL = re.compile(EMAIL_PATTERN)
 MAX_FIELDS = 16  # a real form sends 6; more is not a person
 
@@ -33,6 +33,7 @@ class FormState:
     notice: str | None = None  # not an error: posted, or held for a moderator
     parent: int | None = None
     parent_author: str | None = None
+    notify: bool = False  # the server can send mail: the "notify me of replies" box is offered
 
     @property
     def failed(self) -> bool:
@@ -70,6 +71,8 @@ def validate(values: dict[str, str], settings: Settings, t: Translator) -> dict[
         errors["author"] = t.t("form.author_too_long", max=settings.author_max_chars)
     if email and (len(email) > settings.email_max_chars or not _EMAIL.match(email)):
         errors["email"] = t.t("form.email_invalid")
+    elif values.get("notify") and settings.smtp_host and not email:
+        errors["email"] = t.t("form.notify_needs_email")
     if not body:
         errors["body"] = t.t("form.body_missing")
     elif len(body) > settings.body_max_chars:

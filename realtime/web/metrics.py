@@ -79,6 +79,7 @@ class Metrics:
                 "New connections answered 503 near the open-file limit",
                 value=self._descriptors.refused,
             )
+        yield from _notifications(service)
         yield from self._collect_backups()
 
     def _collect_backups(self) -> Iterator[Metric]:
@@ -97,6 +98,23 @@ class Metrics:
 
     async def endpoint(self, request: Request) -> Response:
         return Response(generate_latest(self.registry), media_type=CONTENT_TYPE_LATEST)
+
+
+def _notifications(service: CommentService) -> Iterator[Metric]:
+    """Delivery attempts of notifications by outcome, channel and kind (the event)."""
+    families = {
+        outcome: CounterMetricFamily(
+            f"realtime_notifications_{outcome}", text, labels=["channel", "kind"]
+        )
+        for outcome, text in (
+            ("sent", "Notifications delivered"),
+            ("retried", "Notification attempts that failed and will be tried again"),
+            ("dead", "Notifications given up after their last attempt"),
+        )
+    }
+    for (outcome, channel, kind), value in sorted(service.notifier.stats.outcomes.items()):
+        families[outcome].add_metric([channel, kind], value)
+    yield from families.values()
 
 
 class TimingMiddleware:

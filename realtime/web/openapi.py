@@ -32,7 +32,10 @@ from realtime.models import (
     Counts,
     ErrorBody,
     Health,
+    Notification,
+    NotificationList,
     PendingList,
+    WebhookEvent,
 )
 from realtime.web import openapi_admin
 from realtime.web.operation import BODY_ERRORS, ID_MAX, Operation
@@ -91,6 +94,19 @@ PARAMETERS: dict[str, dict[str, Any]] = {
         "in": "query",
         "description": "only the comments held for this article",
         "schema": {"type": "string"},
+    },
+    "token": {
+        "name": "token",
+        "in": "query",
+        "required": True,
+        "description": "the signed token from the link in the mail",
+        "schema": {"type": "string"},
+    },
+    "purpose": {
+        "name": "purpose",
+        "in": "path",
+        "required": True,
+        "schema": {"type": "string", "enum": ["confirm", "unsubscribe", "approve", "reject"]},
     },
     "articles": {
         "name": "articles",
@@ -301,7 +317,70 @@ OPERATIONS: tuple[Operation, ...] = (
         errors=(401, 403, 404, 503),
         auth=True,
     ),
+    Operation(
+        name="notify_link_page",
+        method="get",
+        path="/notify/{purpose}",
+        summary="The page a signed link in a mail opens: what it will do, and one button. "
+        "Changes nothing",
+        response=None,
+        parameters=("purpose", "token"),
+        errors=(403, 404),
+        html=True,
+    ),
+    Operation(
+        name="notify_link_action",
+        method="post",
+        path="/notify/{purpose}",
+        summary="Do what the signed link says: confirm, unsubscribe (also the RFC 8058 "
+        "one-click POST), approve or reject; no login or admin token",
+        response=None,
+        parameters=("purpose", "token"),
+        errors=(403, 404, 503),
+        html=True,
+    ),
+    Operation(
+        name="list_dead_notifications",
+        method="get",
+        path="/api/admin/notifications",
+        summary="Notifications given up after their last attempt, with the last error; admin only",
+        response=NotificationList,
+        errors=(401, 403),
+        auth=True,
+    ),
+    Operation(
+        name="retry_notification",
+        method="post",
+        path="/api/admin/notifications/{id}/retry",
+        summary="Send a dead notification again, with a fresh count of attempts; admin only",
+        response=Notification,
+        parameters=("id",),
+        errors=(401, 403, 404, 422, 503),
+        auth=True,
+    ),
 )
+
+WEBHOOK_HEADERS = (
+    "Each request carries `X-Realtime-Event` (the event), `X-Realtime-Delivery` (the "
+    "idempotency key: the same on every attempt) and `X-Realtime-Signature: t=<unix seconds>,"
+    'v1=<hex HMAC-SHA256(secret, "<t>.<raw body>")>`. Answer 2xx; anything else is retried.'
+)
+
+
+def _webhooks() -> dict[str, Any]:
+    """OpenAPI 3.1 `webhooks`: one entry per event, each body a member of `WebhookEvent`."""
+    hooks: dict[str, Any] = {}
+    for kind in WebhookEvent.__args__:
+        event = kind.__struct_config__.tag
+        hooks[event] = {
+            "post": {
+                "summary": f"`{event}`",
+                "description": WEBHOOK_HEADERS,
+                "requestBody": {"required": True, "content": _json(kind)},
+                "responses": {"200": {"description": "received (any 2xx)"}},
+            }
+        }
+    return hooks
 
 
 # The moderators' endpoints (`admin.routes`), kept in their own module for size.
@@ -312,6 +391,7 @@ OPERATIONS = (*OPERATIONS, *openapi_admin.OPERATIONS)
 def build_document(operations: tuple[Operation, ...] = OPERATIONS) -> dict[str, Any]:
     """The whole document; every error status of an operation answers with `ErrorBody`."""
     kinds = {kind for op in operations for kind in (op.response, op.body) if kind is not None}
+    kinds |= set(WebhookEvent.__args__)
     ordered = sorted(kinds | {ErrorBody}, key=lambda kind: kind.__name__)
     _, schemas = msgspec.json.schema_components(ordered, ref_template=SCHEMAS)
     inbound = {op.body.__name__ for op in operations if op.body is not None}
@@ -332,6 +412,7 @@ def build_document(operations: tuple[Operation, ...] = OPERATIONS) -> dict[str, 
             "API.md). Every error answers with the ErrorBody shape.",
         },
         "paths": paths,
+        "webhooks": _webhooks(),
         "components": {
             "schemas": schemas,
             "securitySchemes": {
@@ -367,6 +448,8 @@ def _responses(op: Operation) -> dict[str, Any]:
         success: dict[str, Any] = {"description": "created" if status == 201 else "success"}
         if op.response is not None:
             success["content"] = _json(op.response)
+        if op.html:
+            success["content"] = {"text/html": {"schema": {"type": "string"}}}
         if op.method == "post" and status == 201:
             success["headers"] = {
                 "Location": {"description": "the new comment", "schema": {"type": "string"}}

@@ -22,3 +22,4 @@ class Operation:
     parameters: tuple[str, ...] = ()
     errors: tuple[int, ...] = ()
     auth: bool = False
+    html: bool = False  # the success answer is a page (text/html), not JSON

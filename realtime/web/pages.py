@@ -64,13 +64,15 @@ def make_environment() -> Environment:
     return env
 
 
-def client_settings(settings: Settings) -> dict[str, int]:
-    """What the browser client checks before sending (also `GET /api/config`)."""
+def client_settings(settings: Settings) -> dict[str, int | bool]:
+    """What the browser client checks before sending (also `GET /api/config`); `notify`: the
+    server can send mail, so the form offers "notify me of replies"."""
     return {
         "edit_window_seconds": settings.edit_window_seconds,
         "author_max_chars": settings.author_max_chars,
         "body_max_chars": settings.body_max_chars,
         "email_max_chars": settings.email_max_chars,
+        "notify": bool(settings.smtp_host),
     }
 
 
@@ -152,6 +154,7 @@ class Pages:
         fresh = not _NONCE.match(nonce)
         nonce = csrf.new_nonce() if fresh else nonce
         form = FormState(csrf=csrf.token_for(self.csrf_key(request), nonce))
+        form.notify = bool(self.settings.smtp_host)
         if "posted" in request.query_params:
             form.notice = self.t.t("form.posted")
         elif "held" in request.query_params:
@@ -232,6 +235,7 @@ class Pages:
         if not csrf.token_matches(self.csrf_key(request), request.cookies.get(csrf.COOKIE), token):
             return self.refused(back)
         form = FormState(csrf=token or "", values={name: fields.get(name, "") for name in FIELDS})
+        form.notify = bool(self.settings.smtp_host)
         status, created = await self.submit(request, svc, slug, fields, form)
         if form.failed or created is None:
             await self.reply_to(request, slug, form.parent, form)
@@ -262,6 +266,7 @@ class Pages:
             "email": email or None,
             "parent": form.parent,
             "website": fields.get("website"),
+            "notify": form.notify and bool(email) and bool(form.values["notify"]),
         }
         address = request.client.host if request.client else "unknown"
         try:

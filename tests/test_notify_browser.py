@@ -1,0 +1,92 @@
+"""The "notify me of replies" box and the dead-notification list, in a real headless Chromium."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from playwright.async_api import Browser, Request, expect
+
+from tests.browser import WAIT, Problems, open_thread, post_through_form
+from tests.conftest import Site
+from tests.notify_parts import PUBLIC_URL, Mailbox, SmtpServer
+from tests.servers import wait_for
+from tests.test_admin_page import open_admin
+
+pytestmark = pytest.mark.browser
+expect.set_options(timeout=WAIT)
+
+
+@pytest.fixture
+def mailbox() -> Iterator[Mailbox]:
+    box = Mailbox()
+    server = SmtpServer(box).start()
+    yield box
+    server.stop()
+
+
+def mail(mailbox: Mailbox, **settings: Any) -> dict[str, Any]:
+    return {
+        "smtp_host": "127.0.0.1",
+        "smtp_port": mailbox.port,
+        "mail_from": "comments@example.org",
+        "public_url": PUBLIC_URL,
+        "notify_poll_seconds": 0.1,
+        **settings,
+    }
+
+
+async def test_notify_box_asks_for_an_address_then_subscribes(
+    mailbox: Mailbox, make_site: Callable[..., Any], browser: Browser, problems: Problems
+) -> None:
+    """Ticked without an e-mail, the form asks for one; with one, the POST carries
+    `notify: true` and the address gets a confirmation mail."""
+    site: Site = await make_site(**mail(mailbox))
+    page = await open_thread(browser, site.article_url(), problems)
+    form = page.locator("form.rt-form")
+    box = form.get_by_label("Notify me of replies")
+    await expect(box).to_be_visible()
+    await box.check()
+    await post_through_form(page, "Tell me when someone answers.", email="")
+    await expect(form.locator(".rt-field-email .rt-error")).to_have_text(
+        "Enter your e-mail address to be told about replies."
+    )
+    sent: list[Request] = []
+    page.on("request", lambda request: sent.append(request) if request.method == "POST" else None)
+    await post_through_form(page, "Tell me when someone answers.", email="kari@example.org")
+    await expect(form.locator(".rt-form-notice")).to_contain_text("We will e-mail you")
+    body = json.loads(sent[-1].post_data or "{}")
+    assert body["notify"] is True and body["email"] == "kari@example.org"
+    await wait_for(lambda: len(mailbox.to("kari@example.org")) == 1)
+
+
+async def test_no_box_without_mail(
+    make_site: Callable[..., Any], browser: Browser, problems: Problems
+) -> None:
+    """A server that cannot send mail does not offer the box."""
+    site: Site = await make_site()
+    page = await open_thread(browser, site.article_url(), problems)
+    await expect(page.get_by_label("Notify me of replies")).to_be_hidden()
+
+
+async def test_admin_lists_dead_notifications_and_retries(
+    mailbox: Mailbox, make_site: Callable[..., Any], browser: Browser, problems: Problems
+) -> None:
+    """The admin page lists a dead notification with its last error (no address); Retry sends it."""
+    mailbox.refuse = "554 5.7.1 <kari@example.org>: rejected"
+    site: Site = await make_site(**mail(mailbox, notify_max_attempts=1))
+    await site.post("Hello", email="kari@example.org", notify=True)
+    await wait_for(lambda: mailbox.tries == 1)
+    page = await open_admin(browser, site, problems)
+    await page.get_by_role("button", name="Refresh").click()
+    item = page.locator("#notices > .adm-notice")
+    await expect(item).to_have_count(1)
+    await expect(item).to_contain_text("confirm by e-mail, 1 attempts")
+    await expect(item).to_contain_text("554")
+    assert "kari@" not in (await page.content()).lower()
+    mailbox.refuse = None
+    await item.get_by_role("button", name="Retry").click()
+    await expect(item).to_contain_text("Sending again.")
+    await wait_for(lambda: len(mailbox.messages) == 1)
