@@ -392,11 +392,13 @@ class ForgetIn(CommenterIn):
 
 class Forgotten(msgspec.Struct):
     """What `forget` changed: comments anonymised (published ones stay as "deleted" with their
-    text only with keep_text), held comments dropped, bans renamed."""
+    text only with keep_text), held comments dropped, bans renamed, notifications dropped."""
 
     comments: int
     pending: int
     bans: int
+    subscriptions: int = 0  # its "notify me of replies" (0 or 1)
+    notifications: int = 0  # outbox rows that held the address or its comments
 
 
 class StoredComment(msgspec.Struct):
@@ -426,6 +428,13 @@ class StoredHeld(msgspec.Struct):
     network: str | None
 
 
+class StoredSubscription(msgspec.Struct):
+    """The address's answer to "notify me of replies", and when it was last asked to confirm."""
+
+    state: Literal["unconfirmed", "confirmed", "unsubscribed"]
+    asked: str
+
+
 class CommenterData(msgspec.Struct):
     """Everything stored about one e-mail address (`realtime export --email`, the admin API)."""
 
@@ -434,3 +443,5 @@ class CommenterData(msgspec.Struct):
     comments: list[StoredComment]
     pending: list[StoredHeld]
     bans: list[Ban]
+    subscription: StoredSubscription | None = None
+    notifications: list[Notification] = msgspec.field(default_factory=list)  # mails to it

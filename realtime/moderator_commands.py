@@ -77,7 +77,8 @@ async def _dispatch(args: argparse.Namespace, settings: Settings) -> None:
             done = await service.privacy.forget(request, CLI_ACTOR)
             print(
                 f"forgot {request.email}: {done.comments} comments anonymised, {done.pending} held"
-                f" ones dropped, {done.bans} bans renamed",
+                f" ones dropped, {done.bans} bans renamed, {done.subscriptions} subscriptions and"
+                f" {done.notifications} notifications dropped",
                 file=sys.stderr,
             )
             return

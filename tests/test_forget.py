@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +14,8 @@ import httpx
 import pytest
 
 from tests.conftest import ADMIN, post_comment
-from tests.servers import ThreadServer
+from tests.notify_parts import PUBLIC_URL, SECRET, Mailbox, SmtpServer
+from tests.servers import ThreadServer, free_port
 from tests.test_http import assert_error
 from tests.test_moderators import cli
 from tests.wsclient import Reader
@@ -28,7 +29,7 @@ BIG = "Lorem ipsum dolor sit amet. " * 180  # ~5 KB: held comments fill pages of
 async def seed(http: httpx.AsyncClient) -> dict[str, Any]:
     """Kari's comments (published, one deleted by herself, held ones) among Ola's, and a ban."""
     await http.put("/api/articles/f", json={"title": "F"}, headers=OWNER)
-    kari = {"author": NAME, "email": EMAIL.upper()}
+    kari = {"author": NAME, "email": EMAIL.upper(), "notify": True}
     first = (await post_comment(http, "f", body="Kari's first", **kari)).json()
     reply = (
         await post_comment(
@@ -57,6 +58,29 @@ def stored_bytes(db: Path) -> bytes:
     return db.read_bytes() + (wal.read_bytes() if wal.exists() else b"")
 
 
+@pytest.fixture
+def notifying() -> Iterator[dict[str, Any]]:
+    """Settings that write notifications: mails through a real SMTP server (to the author, who
+    asks for replies, and to the moderators about each held comment) and a webhook that is
+    down (its rows wait for a retry)."""
+    smtp = SmtpServer(Mailbox()).start()
+    yield {
+        "smtp_host": "127.0.0.1",
+        "smtp_port": smtp.port,
+        "mail_from": "Comments <comments@example.org>",
+        "public_url": PUBLIC_URL,
+        "moderator_emails": ["mods@example.org"],
+        "webhooks": [
+            {
+                "url": f"http://127.0.0.1:{free_port()}/hook",
+                "secret": SECRET,
+                "events": ["comment.published"],
+            }
+        ],
+    }
+    smtp.stop()
+
+
 async def forget_live(
     server: ThreadServer,
     seeded_hook: Callable[[], None] = lambda: None,
@@ -70,7 +94,15 @@ async def forget_live(
         reader = await Reader.open(f"{server.ws_url}/ws/articles/f")
         assert (await reader.next())["count"] == 3
         done = await http.post("/api/admin/forget", json={"email": EMAIL}, headers=OWNER)
-        assert done.json() == {"comments": 2, "pending": 6, "bans": 1}
+        # Notifications: her confirmation mail, a webhook for each of her 3 published comments
+        # (one she deleted herself), a moderator alert for each of her 6 held ones.
+        assert done.json() == {
+            "comments": 2,
+            "pending": 6,
+            "bans": 1,
+            "subscriptions": 1,
+            "notifications": 10,
+        }
         forgotten()
         first, second = seeded["first"]["comment"]["id"], seeded["second"]["comment"]["id"]
         events = [await reader.next_of("delete"), await reader.next_of("delete")]
@@ -84,10 +116,12 @@ async def forget_live(
         await reader.close()
 
 
-async def test_forget_removes_every_trace_and_readers_see_it_live(start_server: Any) -> None:
+async def test_forget_removes_every_trace_and_readers_see_it_live(
+    start_server: Any, notifying: dict[str, Any]
+) -> None:
     """Deletes reach open threads with right counts; no byte of the address or name is left in
-    the database file or its WAL (nor on its freelist)."""
-    server = start_server()
+    the database file or its WAL (nor on its freelist), the outbox's rows included."""
+    server = start_server(**notifying)
     db = Path(server.settings.db)
 
     def stored() -> None:
@@ -105,9 +139,9 @@ async def test_forget_removes_every_trace_and_readers_see_it_live(start_server: 
 
 
 @pytest.mark.parametrize("store_kind", ["postgres"])
-async def test_forget_on_postgresql(start_server: Any) -> None:
+async def test_forget_on_postgresql(start_server: Any, notifying: dict[str, Any]) -> None:
     """The same forgetting on PostgreSQL (its bytes on disk are the database's business)."""
-    await forget_live(start_server())
+    await forget_live(start_server(**notifying))
 
 
 async def test_keep_text_anonymises_in_place(server: ThreadServer) -> None:
@@ -140,14 +174,23 @@ async def test_forget_needs_the_owner_and_an_address(server: ThreadServer) -> No
         audit = (await http.get("/api/admin/audit", headers=OWNER)).json()["entries"]
         assert audit == []
         done = await http.post("/api/admin/forget", json={"email": EMAIL}, headers=OWNER)
-        assert done.json() == {"comments": 0, "pending": 0, "bans": 0}
+        assert done.json() == {
+            "comments": 0,
+            "pending": 0,
+            "bans": 0,
+            "subscriptions": 0,
+            "notifications": 0,
+        }
         (entry,) = (await http.get("/api/admin/audit", headers=OWNER)).json()["entries"]
         assert entry["action"] == "forget" and EMAIL not in json.dumps(entry)
 
 
-async def test_export_then_forget_on_the_command_line(server: ThreadServer, tmp_path: Path) -> None:
-    """`export --email` lists every comment, held one and ban; after `forget` only the ban (still
-    in force, by its keyed hash, now nameless)."""
+async def test_export_then_forget_on_the_command_line(
+    start_server: Any, notifying: dict[str, Any], tmp_path: Path
+) -> None:
+    """`export --email` lists every comment, held one, ban, the subscription and the mails to
+    the address; after `forget` only the ban (still in force, by its keyed hash, now nameless)."""
+    server = start_server(**notifying)
     db = Path(server.settings.db)
     async with httpx.AsyncClient(base_url=server.url, timeout=10) as http:
         await seed(http)
@@ -161,10 +204,14 @@ async def test_export_then_forget_on_the_command_line(server: ThreadServer, tmp_
     assert {c["author"] for c in data["comments"]} == {NAME}
     assert data["comments"][0]["network"] == "127.0.0.0/24"
     assert [b["reason"] for b in data["bans"]] == ["r"] and "email_key" not in data["bans"][0]
+    assert data["subscription"]["state"] == "unconfirmed"  # asked to confirm, not yet
+    assert [(n["event"], n["target"]) for n in data["notifications"]] == [("confirm", None)]
     assert out.stat().st_mode & 0o077 == 0  # written private
     forgot = cli(db, "forget", "--email", EMAIL)
     assert forgot.returncode == 0 and "2 comments anonymised" in forgot.stderr
+    assert "1 subscriptions and 10 notifications dropped" in forgot.stderr
     again = json.loads(cli(db, "export", "--email", EMAIL, "-").stdout)
     assert again["comments"] == [] and again["pending"] == []
+    assert again["subscription"] is None and again["notifications"] == []
     assert [(b["author"], b["active"]) for b in again["bans"]] == [("deleted", True)]
     assert EMAIL.encode() not in stored_bytes(db)

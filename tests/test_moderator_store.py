@@ -5,12 +5,14 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
 
+import msgspec
 import pytest
 
 from realtime.errors import Conflict, NotFound
 from realtime.models import ArticleIn, BanIn
 from realtime.store import NewComment, Store
 from realtime.store.audit import Note
+from realtime.store.notices import Hook, Rules
 from realtime.store.privacy import DELETED_AUTHOR, Commenter
 from tests.conftest import STORES
 
@@ -175,3 +177,68 @@ async def test_forget_keeping_the_text_edits_in_place(store: Store) -> None:
     assert edited.rev > 0 and done.removed == []
     author = await store.authorship(posted.comment.id)
     assert author is not None and author.token_hash == b"" and author.published
+
+
+HOOK = "http://127.0.0.1:9/hook"  # never called: nothing sends in these tests
+OLA = "ola@example.org"
+
+
+def replying(body: str, parent: int, email: str | None, avatar: str) -> NewComment:
+    return NewComment(
+        article="a",
+        parent=parent,
+        author="Kari" if email == KARI.email else "Per",
+        email=email,
+        avatar=avatar,
+        body=body,
+        created=AT,
+        token_hash=b"\x00" * 32,
+        notify=email is not None,
+    )
+
+
+async def outbox_payloads(store: Store) -> list[tuple[str, str, bytes]]:
+    rows = await store.backend.reader().all("SELECT event, target, payload FROM outbox ORDER BY id")
+    return [(str(event), str(target), bytes(payload)) for event, target, payload in rows]
+
+
+async def test_forget_drops_the_subscription_and_every_notification_that_holds_them(
+    store: Store,
+) -> None:
+    """Their subscription, mails to them, webhooks and alerts about their comments go; a digest
+    to someone else keeps only the others' replies; export showed it all before."""
+    hooks = (Hook(HOOK, frozenset({"comment.published", "comment.held", "comment.deleted"})),)
+    store.rules = Rules(hooks=hooks, mail=True, moderators=("mods@example.org",))
+    store.rules = msgspec.structs.replace(store.rules, digest_seconds=3600.0)
+    ola = await store.add_comment(
+        msgspec.structs.replace(
+            comment("Ola's", email=OLA), author="Ola", avatar="c" * 32, notify=True
+        )
+    )
+    (subscriber,) = await store.backend.reader().one("SELECT id FROM subscribers")
+    assert await store.set_subscription(int(subscriber), "confirmed")
+    parent = ola.comment.id
+    # One digest to Ola (nothing is sent here, so each reply joins the first mail's row).
+    await store.add_comment(replying("Per first", parent, None, "d" * 32))
+    await store.add_comment(replying("Kari replies", parent, KARI.email, KARI.avatar))
+    await store.add_comment(replying("Per again", parent, None, "d" * 32))
+    await store.hold_comment(comment("held"), "r")
+    before = await store.privacy.export(KARI, AT)
+    assert before.subscription is not None and before.subscription.state == "unconfirmed"
+    assert [n.event for n in before.notifications] == ["confirm"]
+    assert KARI.email in {target for _, target, _ in await outbox_payloads(store)}
+    done = await store.privacy.forget(KARI, False, note("forget", "owner"))
+    assert (done.subscriptions, done.removed[0].count) == (1, 3)
+    rows = await outbox_payloads(store)
+    for _, target, payload in rows:
+        assert KARI.email not in target and KARI.avatar.encode() not in payload
+        assert b"Kari" not in payload and b"held" not in payload
+    (digest,) = [payload for event, target, payload in rows if event == "reply"]
+    assert b"Per first" in digest and b"Per again" in digest  # only Kari's reply left it
+    assert ("comment.deleted", HOOK) in {(event, target) for event, target, _ in rows}
+    assert done.notifications == len(before.notifications) + 4  # 2 hooks, alert, digest
+    after = await store.privacy.export(KARI, AT)
+    assert after.subscription is None and after.notifications == []
+    assert await store.backend.reader().one(
+        "SELECT count(*) FROM subscribers WHERE email = ?", (OLA,)
+    ) == (1,)

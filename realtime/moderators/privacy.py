@@ -3,9 +3,11 @@
 Forgetting anonymises every comment of the address in one transaction (see
 `realtime.store.privacy`), publishes each change to the readers who have the thread open (an
 `edit` when the text is kept, a `delete` with the new count when it is not), tells moderators the
-held comments are gone, and then has the backend scrub its files (SQLite: fold the WAL into the
-database and truncate it; `secure_delete` has already zeroed the old bytes), so the address is
-in no byte of the database or its WAL. Backups taken before keep it until they rotate out.
+held comments are gone, drops the address's subscription and the notifications that hold it or
+its comments (webhooks hear of each change as usual), and then has the backend scrub its files
+(SQLite: fold the WAL into the database and truncate it; `secure_delete` has already zeroed the
+old bytes), so the address is in no byte of the database or its WAL. Backups taken before keep
+it until they rotate out.
 """
 
 from __future__ import annotations
@@ -61,8 +63,7 @@ class Privacy:
         done = await self.store.privacy.forget(
             self.commenter(request.email), request.keep_text, note, on_commit=self._announce
         )
-        # Notifications (issue 11's subscriptions and outbox) are dropped in the same job when
-        # that schema exists: see `realtime.store.privacy`.
+        self.store.on_outbox()  # webhooks about the changes
         if not await self.store.backend.scrub():
             log.warning(
                 "forget: a reader kept the WAL from being truncated; the next checkpoint will"
@@ -72,7 +73,10 @@ class Privacy:
             len(done.edited) + len(done.removed),
             len(done.pending),
         )
-        return Forgotten(len(done.edited) + len(done.removed), len(done.pending), done.bans)
+        changed = len(done.edited) + len(done.removed)
+        return Forgotten(
+            changed, len(done.pending), done.bans, done.subscriptions, done.notifications
+        )
 
     async def export(self, email: str) -> CommenterData:
         return await self.store.privacy.export(self.commenter(email), timestamp(self.clock()))

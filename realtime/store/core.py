@@ -54,7 +54,7 @@ class Store:
         self.ban_key = b""  # keys the hashes of networks and e-mails that bans match
         self.moderators = ModeratorStore(backend, self.writer)
         self.bans = BanStore(backend, self.writer)
-        self.privacy = PrivacyStore(backend, self.writer)
+        self.privacy = PrivacyStore(backend, self.writer, lambda: self.rules)
         self.notify_key = b""
         self.delivery_prefix = ""
         # What changes write to the outbox (empty: nothing), and who to tell that they did.

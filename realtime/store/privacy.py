@@ -8,18 +8,25 @@ the comments they were made from.
 Forgetting is one writer job: each published comment is anonymised in place (author "deleted",
 no e-mail, avatar or network, no author token) and takes the next change number, so readers get
 an `edit` (text kept) or a `delete` (text removed, the count goes down); held comments are
-dropped; bans keep their hashes (they still keep the spammer out) but lose the author's name.
+dropped; bans keep their hashes (they still keep the spammer out) but lose the author's name;
+the address's subscription and every notification that holds it or its comments are dropped
+(`privacy_outbox`), and webhooks hear of each change as of any other edit or deletion.
 """
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
+
 import msgspec
 
 from realtime.models import Comment, CommenterData, StoredComment, StoredHeld
+from realtime.store import notices, privacy_outbox
 from realtime.store.audit import Note, record
 from realtime.store.bans import BAN_COLUMNS, ban_from
 from realtime.store.db import Backend, Tx, scalar
 from realtime.store.group_commit import GroupCommitWriter, OnCommit
+from realtime.store.notices import Rules
 from realtime.store.results import COMMENT_COLUMNS, NEXT_REV, Edited, Removed
 
 DELETED_AUTHOR = "deleted"
@@ -52,12 +59,17 @@ class Forgetting(msgspec.Struct, frozen=True):
     removed: list[Removed]
     pending: list[int]
     bans: int
+    subscriptions: int = 0
+    notifications: int = 0
 
 
 class PrivacyStore:
-    def __init__(self, backend: Backend, writer: GroupCommitWriter) -> None:
+    def __init__(
+        self, backend: Backend, writer: GroupCommitWriter, rules: Callable[[], Rules]
+    ) -> None:
         self._backend = backend
         self._writer = writer
+        self._rules = rules  # the store's, set by the notifier after the store opens
 
     async def forget(
         self,
@@ -89,12 +101,21 @@ class PrivacyStore:
             )
             held = await tx.all(f"DELETE FROM pending WHERE {_MINE} RETURNING id", mine)
             pending = [int(row[0]) for row in held]
+            subscriptions, notifications = await privacy_outbox.drop(tx, who.email, who.avatar)
+            await self._tell_webhooks(tx, edited, removed)
             changed = len(edited) + len(removed)
             detail = f"{changed} comments anonymised, {len(pending)} held ones dropped"
             await record(tx, note, detail=detail + (" (text kept)" if keep_text else ""))
-            return Forgetting(edited, removed, pending, len(bans))
+            return Forgetting(edited, removed, pending, len(bans), subscriptions, notifications)
 
         return await self._writer.submit(work, on_commit)
+
+    async def _tell_webhooks(self, tx: Tx, edited: list[Edited], removed: list[Removed]) -> None:
+        rules, now = self._rules(), time.time()
+        for change in edited:
+            await notices.edited(tx, rules, change.comment, change.rev, now)
+        for gone in removed:
+            await notices.deleted(tx, rules, (gone.article, gone.id, gone.count, gone.rev), now)
 
     async def export(self, who: Commenter, now: str) -> CommenterData:
         """Read in the writer's transaction: one consistent picture of the person."""
@@ -121,6 +142,8 @@ class PrivacyStore:
                 [StoredComment(*row) for row in comments],
                 [StoredHeld(*row) for row in held],
                 [ban_from(row, now) for row in bans],
+                await privacy_outbox.subscription(tx, who.email),
+                await privacy_outbox.notifications_to(tx, who.email),
             )
 
         return await self._writer.submit(work)
