@@ -31,6 +31,7 @@ from realtime.loadtest.run import Hook
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
 ADMIN = "bench-admin-token"
+STALL_MS = 50  # loop stalls at least this long are logged by both servers (with their GC share)
 
 
 def free_port() -> int:
@@ -47,6 +48,8 @@ def server_env() -> dict[str, str]:
     env["REALTIME_LOG_LEVEL"] = "warning"
     if "rate_limit" in Settings.__struct_fields__:
         env["REALTIME_RATE_LIMIT"] = "off"
+    if "loop_stall_log_ms" in Settings.__struct_fields__:
+        env["REALTIME_LOOP_STALL_LOG_MS"] = str(STALL_MS)
     return env
 
 
@@ -72,18 +75,25 @@ class Server:
         self.log = tempfile.NamedTemporaryFile(prefix="bench-server-", suffix=".log", delete=False)
 
     @classmethod
-    def realtime(cls, db_dir: str) -> Server:
+    def realtime(cls, db_dir: str, source: str | None = None) -> Server:
+        """`realtime serve`; with `source`, the package from that tree (an older commit's
+        `git archive`), run with this venv's libraries."""
         port = free_port()
         argv = [sys.executable, "-m", "realtime", "serve", "--port", str(port)]
         argv += ["--db", str(Path(db_dir) / "bench.db")]
         url = f"http://127.0.0.1:{port}"
-        return cls(argv, url, f"ws://127.0.0.1:{port}", server_env())
+        env = server_env()
+        if source is not None:
+            env["PYTHONPATH"] = source
+            env.pop("REALTIME_LOOP_STALL_LOG_MS", None)  # a setting older trees do not know
+        return cls(argv, url, f"ws://127.0.0.1:{port}", env)
 
     @classmethod
     def baseline(cls) -> Server:
         ws_port, http_port = free_port(), free_port()
         script = str(ROOT / "bench" / "baseline_ws.py")
         argv = [sys.executable, script, "--port", str(ws_port), "--http-port", str(http_port)]
+        argv += ["--stall-ms", str(STALL_MS)]
         return cls(argv, f"http://127.0.0.1:{http_port}", f"ws://127.0.0.1:{ws_port}", server_env())
 
     @property
@@ -114,6 +124,75 @@ class Server:
 
     def rss_kib(self) -> int:
         return rss_kib(self.pid)
+
+    def metrics(self) -> dict[str, float]:
+        """The server's /metrics samples: `name{labels}` -> value."""
+        text = httpx.get(f"{self.url}/metrics", timeout=10, trust_env=False).text
+        samples: dict[str, float] = {}
+        for line in text.splitlines():
+            if line and not line.startswith("#"):
+                name, _, value = line.rpartition(" ")
+                samples[name] = float(value)
+        return samples
+
+    def log_lines(self) -> list[str]:
+        return Path(self.log.name).read_text(errors="replace").splitlines()
+
+
+class StallWatch:
+    """A server's loop stalls and GC pauses between `start()` and `stop()`, from its /metrics
+    (`realtime_event_loop_lag_seconds`, `realtime_gc_pause_seconds`) and its stall log lines."""
+
+    def __init__(self, server: Server) -> None:
+        self.server = server
+        self._before: dict[str, float] = {}
+        self._lines = 0
+        self.figures: dict[str, Any] = {}
+
+    async def start(self) -> None:
+        self._before = await asyncio.to_thread(self.server.metrics)
+        self._lines = len(self.server.log_lines())
+
+    async def stop(self) -> None:
+        after = await asyncio.to_thread(self.server.metrics)
+        stalls = [line for line in self.server.log_lines()[self._lines :] if "stalled" in line]
+        self.figures = stall_figures(self._before, after, stalls)
+
+
+def stall_figures(before: dict[str, float], after: dict[str, float], lines: list[str]) -> Any:
+    def delta(name: str) -> float:
+        return after.get(name, 0.0) - before.get(name, 0.0)
+
+    lag = "realtime_event_loop_lag_seconds"
+    ticks = delta(f"{lag}_count")
+    figures: dict[str, Any] = {
+        "lag_ticks": int(ticks),
+        "lag_over_50ms": int(ticks - delta(f'{lag}_bucket{{le="0.05"}}')),
+        "lag_over_100ms": int(ticks - delta(f'{lag}_bucket{{le="0.1"}}')),
+        "stalls_ms": [],
+        "gc": {},
+    }
+    for line in lines:  # "... stalled for 412 ms (garbage collection: 398 ms of it)"
+        words = line.split()
+        at = words.index("for")
+        figures["stalls_ms"].append((int(words[at + 1]), int(words[at + 5])))
+    for generation in range(3):
+        label = f'{{generation="{generation}"}}'
+        count = delta(f"realtime_gc_pause_seconds_count{label}")
+        total = delta(f"realtime_gc_pause_seconds_sum{label}")
+        figures["gc"][generation] = (int(count), round(total * 1000, 1))
+    return figures
+
+
+def stall_summary(figures: dict[str, Any]) -> str:
+    stalls = figures.get("stalls_ms", [])
+    worst = max((ms for ms, _ in stalls), default=0)
+    in_gc = sum(gc_ms for _, gc_ms in stalls)
+    gcs = ", ".join(f"gen{g} {n}x {ms:.0f} ms" for g, (n, ms) in figures.get("gc", {}).items())
+    return (
+        f"stalls >= {STALL_MS} ms: {len(stalls)} (worst {worst} ms, {in_gc} ms of them in GC); "
+        f"GC: {gcs}"
+    )
 
 
 def rss_kib(pid: int) -> int:
@@ -184,10 +263,21 @@ def loadtest_args(server: Server, *extra: str) -> list[str]:
     ]  # fmt: skip
 
 
-def run_loadtest(argv: Sequence[str], after_connect: Hook | None = None) -> Report:
+def run_loadtest(
+    argv: Sequence[str], after_connect: Hook | None = None, after_posting: Hook | None = None
+) -> Report:
     """The same load tester as `realtime loadtest`, run in this process."""
     print("  $ realtime loadtest " + shlex.join(argv).replace(ADMIN, "$TOKEN"), flush=True)
-    return asyncio.run(measure(parse(argv), after_connect))
+    return asyncio.run(measure(parse(argv), after_connect, after_posting=after_posting))
+
+
+def reader_cpu(report: Report) -> str:
+    """How much CPU the reader processes took: in all, and per delivery."""
+    seconds = sum(process.cpu_seconds for process in report.processes)
+    wall = max((process.wall_seconds for process in report.processes), default=0.0)
+    per = seconds / report.deliveries.total * 1e6 if report.deliveries.total else 0.0
+    share = seconds / wall if wall else 0.0
+    return f"reader processes {seconds:.1f} s CPU ({share:.0%} of a core, {per:.1f} µs/delivery)"
 
 
 def machine() -> str:

@@ -4,7 +4,9 @@
 - WebSocket (`--port`): `/ws/articles/{slug}` sends `hello`, then every comment of that article.
 - HTTP (`--http-port`, a minimal HTTP/1.1 keep-alive server, because the websockets server only
   answers GET): `GET /healthz`, `PUT /api/articles/{slug}`, `GET /api/articles/{slug}`,
-  `POST /api/articles/{slug}/comments` (201 with the comment, as realtime answers).
+  `POST /api/articles/{slug}/comments` (201 with the comment, as realtime answers), and
+  `GET /metrics`: the same two stall instruments as realtime's (`realtime.web.stalls`: the loop's
+  lag and the garbage collector's pauses), and the same log line for each stall over `--stall-ms`.
 
 Nothing is stored and nothing is validated beyond decoding: this is the limit of fan-out in
 Python with `websockets`, not a comment server. It runs on uvloop when installed, as uvicorn does.
@@ -19,10 +21,12 @@ import argparse
 import asyncio
 import contextlib
 import itertools
+import logging
 from collections import defaultdict
 from datetime import UTC, datetime
 
 import msgspec
+import prometheus_client
 import websockets
 from websockets.asyncio.server import ServerConnection, serve
 
@@ -36,6 +40,7 @@ from realtime.models import (
     Health,
     Hello,
 )
+from realtime.web.stalls import GcPauses, LoopLag
 
 _encode = msgspec.json.Encoder().encode
 _comment_in = msgspec.json.Decoder(CommentIn).decode
@@ -48,6 +53,25 @@ class Baseline:
         self.articles: dict[str, Article] = {}
         self.readers: defaultdict[str, set[ServerConnection]] = defaultdict(set)
         self.ids = itertools.count(1)
+        self.registry = prometheus_client.CollectorRegistry()
+
+    def watch_stalls(self, stall_ms: float) -> LoopLag:
+        """realtime's two instruments, under the same metric names."""
+        lag = prometheus_client.Histogram(
+            "realtime_event_loop_lag_seconds", "loop lag", registry=self.registry,
+            buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0),
+        )  # fmt: skip
+        pause = prometheus_client.Histogram(
+            "realtime_gc_pause_seconds", "gc pauses", ["generation"], registry=self.registry,
+            buckets=(0.0001, 0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0),
+        )  # fmt: skip
+        pauses = GcPauses(
+            lambda generation, seconds: pause.labels(str(generation)).observe(seconds)
+        )
+        pauses.install()
+        monitor = LoopLag(lag.observe, pauses, stall=stall_ms / 1000)
+        monitor.start()
+        return monitor
 
     # ---- WebSocket -------------------------------------------------------------------------
 
@@ -71,6 +95,8 @@ class Baseline:
     def route(self, method: str, path: str, body: bytes) -> tuple[int, bytes]:
         if path == "/healthz":
             return 200, _encode(Health("ok"))
+        if path == "/metrics":
+            return 200, prometheus_client.generate_latest(self.registry)
         parts = path.strip("/").split("/")
         if parts[:2] != ["api", "articles"] or len(parts) < 3:
             return 404, b"{}"
@@ -128,8 +154,9 @@ def now() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-async def main(port: int, http_port: int) -> None:
+async def main(port: int, http_port: int, stall_ms: float) -> None:
     baseline = Baseline()
+    baseline.watch_stalls(stall_ms)
     http = await asyncio.start_server(baseline.http, "127.0.0.1", http_port, backlog=4096)
     async with serve(
         baseline.reader,
@@ -150,14 +177,18 @@ def run() -> None:
     parser.add_argument("--port", type=int, required=True, help="WebSocket port")
     parser.add_argument("--http-port", type=int, required=True, help="HTTP port")
     parser.add_argument("--no-uvloop", action="store_true")
+    parser.add_argument("--stall-ms", type=float, default=100, help="log loop stalls this long")
     args = parser.parse_args()
+    logging.basicConfig(
+        level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s %(message)s"
+    )
     runner = asyncio.run
     if not args.no_uvloop:
         with contextlib.suppress(ImportError):
             import uvloop
 
             runner = uvloop.run
-    runner(main(args.port, args.http_port))
+    runner(main(args.port, args.http_port, args.stall_ms))
 
 
 if __name__ == "__main__":

@@ -5,10 +5,11 @@ Isso runs from its own virtualenv (bench/.isso-venv, made on first use with
 (`[guard]`) off. Both servers are seeded alike: a 200-comment thread, 50 pages with one comment
 each. The same HTTP client (bench/rawhttp.py, 32 connections) then runs each workload for 30 s:
 (a) posting comments to one thread, (b) reading the 200-comment thread, (c) the counts of the 50
-pages in one request. Prints requests/s, latency and the ratios realtime / Isso.
-Targets (issue 4): >= 5x on (a) and (c), >= 20x on (b).
+pages in one request. Prints requests/s, latency and the ratios realtime / Isso, for each of
+`--rounds` pairs (Isso, then realtime, each fresh). Targets (issues 4, 16): >= 5x on (a) and
+(c), >= 20x on (b).
 
-    python bench/isso_compare.py [--seconds 30] [--concurrency 32]
+    python bench/isso_compare.py [--seconds 30] [--concurrency 32] [--rounds 1]
 """
 
 from __future__ import annotations
@@ -221,32 +222,50 @@ async def measure(
     return results
 
 
+TARGETS = {"post": 5, "read": 20, "counts": 5}
+LABELS = {"post": "(a) post to one thread", "read": "(b) read a 200-comment thread",
+          "counts": "(c) counts of 50 pages"}  # fmt: skip
+
+
+def one_round(args: argparse.Namespace) -> dict[str, Any]:
+    """Isso, then realtime, each fresh and seeded alike; their figures and the ratios."""
+    with tempfile.TemporaryDirectory(prefix="bench-isso-") as tmp:
+        print("Isso:", flush=True)
+        with Isso.start(tmp, args.workers) as isso:
+            theirs = asyncio.run(measure(isso.url, seed_isso, isso_workloads(), args))
+        print(f"realtime: ({machine()})", flush=True)
+        with Server.realtime(tmp) as server:
+            print(f"  $ {' '.join(server.argv)}  (REALTIME_RATE_LIMIT=off)")
+            mine = asyncio.run(measure(server.url, seed_realtime, realtime_workloads(), args))
+    ratios = {}
+    for name in LABELS:
+        a, b = theirs[name]["per_second"], mine[name]["per_second"]
+        ratios[name] = b / a if a else 0.0
+    print("  ratios: " + ", ".join(f"{name} {r:.1f}x" for name, r in ratios.items()), flush=True)
+    return {"isso": theirs, "realtime": mine, "ratios": ratios}
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=30)
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--workers", type=int, default=4, help="Isso's gunicorn workers")
+    parser.add_argument("--rounds", type=int, default=1, help="Isso/realtime pairs")
     args = parser.parse_args()
     print(f"bench/isso_compare.py on {machine()}, {today()}")
-    with tempfile.TemporaryDirectory(prefix="bench-isso-") as tmp:
-        print("Isso:")
-        with Isso.start(tmp, args.workers) as isso:
-            theirs = asyncio.run(measure(isso.url, seed_isso, isso_workloads(), args))
-        print("realtime:")
-        with Server.realtime(tmp) as server:
-            print(f"  $ {' '.join(server.argv)}  (REALTIME_RATE_LIMIT=off)")
-            mine = asyncio.run(measure(server.url, seed_realtime, realtime_workloads(), args))
-    targets = {"post": 5, "read": 20, "counts": 5}
-    labels = {"post": "(a) post to one thread", "read": "(b) read a 200-comment thread",
-              "counts": "(c) counts of 50 pages"}  # fmt: skip
+    rounds = []
+    for round_ in range(1, args.rounds + 1):
+        print(f"round {round_}:", flush=True)
+        rounds.append(one_round(args))
     print()
-    print("| workload | Isso req/s | realtime req/s | ratio | target |")
-    print("| --- | --- | --- | --- | --- |")
-    for name, label in labels.items():
-        a, b = theirs[name]["per_second"], mine[name]["per_second"]
-        ratio = f"{b / a:.1f}x" if a else "-"
-        print(f"| {label} | {a:,.1f} | {b:,.1f} | {ratio} | >= {targets[name]}x |")
-    save("isso_compare", {"isso": theirs, "realtime": mine})
+    print("| workload | round | Isso req/s | realtime req/s | ratio | target |")
+    print("| --- | --- | --- | --- | --- | --- |")
+    for name, label in LABELS.items():
+        for n, result in enumerate(rounds, 1):
+            a, b = result["isso"][name]["per_second"], result["realtime"][name]["per_second"]
+            print(f"| {label} | {n} | {a:,.1f} | {b:,.1f} | {result['ratios'][name]:.1f}x | "
+                  f">= {TARGETS[name]}x |")  # fmt: skip
+    save("isso_compare", rounds)
     return 0
 
 

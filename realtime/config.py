@@ -103,6 +103,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     mails_per_address_per_day: Annotated[int, Meta(ge=1)] = 20
     moderation_link_hours: Annotated[float, Meta(gt=0)] = 72.0
     language: Literal["en", "nb"] = "en"
+    gc_freeze: Literal["on", "off"] = "on"
+    loop_stall_log_ms: Annotated[int, Meta(ge=0)] = 100
+    counts_cache_seconds: Annotated[float, Meta(ge=0)] = 5.0
 
     def __post_init__(self) -> None:
         for key in ("hold_words", "refuse_words"):

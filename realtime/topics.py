@@ -13,5 +13,8 @@ def article_topic(slug: str) -> str:
     return f"article:{slug}"
 
 
+COUNT_PREFIX = "count:"
+
+
 def count_topic(slug: str) -> str:
-    return f"count:{slug}"
+    return f"{COUNT_PREFIX}{slug}"

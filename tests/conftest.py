@@ -139,6 +139,8 @@ def start_processes(
         "REALTIME_ADMIN_TOKEN": ADMIN,
         "REALTIME_RATE_LIMIT": "off",
         "REALTIME_LOG_LEVEL": "warning",
+        # GET /api/counts from memory for an hour: only the hub's count events may refresh it.
+        "REALTIME_COUNTS_CACHE_SECONDS": "3600",
     }
 
     def start(count: int) -> list[ProcessServer]:

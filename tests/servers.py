@@ -29,6 +29,8 @@ UNIT = float(os.environ.get("TEST_TIME_UNIT", "1.0"))
 
 def make_settings(db: str | Path, **overrides: Any) -> Settings:
     overrides.setdefault("log_level", "warning")
+    # gc.freeze() is process-wide, and this process is pytest's (ProcessServer runs it "on").
+    overrides.setdefault("gc_freeze", "off")
     return load_settings(environ={}, db=str(db), **overrides)
 
 

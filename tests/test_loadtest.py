@@ -14,6 +14,7 @@ import pytest
 
 from realtime.cli import main
 from realtime.loadtest.histogram import Histogram, bucket_bounds, bucket_of
+from realtime.loadtest.lean import FrameParser
 from realtime.loadtest.protocol import marker, sent_at
 from realtime.loadtest.readers import Reader
 from realtime.loadtest.sse import Dechunker, data_lines
@@ -90,6 +91,35 @@ def test_two_processes_two_articles(server: ThreadServer, tmp_path: Path) -> Non
     assert report["deliveries"]["total"] == 25 * 20 * 2
     assert [p["readers"] for p in report["processes"]] == [25, 25]
     assert article_count(server, "loadtest-1") == article_count(server, "loadtest-2") == 20
+
+
+def test_lean_websocket_readers(server: ThreadServer, tmp_path: Path) -> None:
+    """--ws-client lean: readers that parse frames themselves check the same things and pass."""
+    code, report = loadtest(
+        server, tmp_path, "--readers", "40", "--articles", "2", "--posters", "3",
+        "--rate", "0", "--comments", "30", "--body-bytes", "200", "--procs", "2",
+        "--ws-client", "lean",
+    )  # fmt: skip
+    assert code == 0, report["failures"]
+    assert_consistent(report, 40)
+    assert report["deliveries"]["total"] == 20 * 15 * 2
+
+
+def test_lean_frame_parser_any_split() -> None:
+    """The lean reader's parser gives the same messages however the bytes are cut: lengths of
+    7, 16 and 64 bits, a fragmented message, a ping between its fragments."""
+    big, huge = b"b" * 300, b"h" * 70_000
+    stream = (
+        b"\x81\x05hello" + b"\x81\x7e" + (300).to_bytes(2, "big") + big
+        + b"\x01\x03abc" + b"\x89\x02hi" + b"\x80\x03def"
+        + b"\x81\x7f" + (70_000).to_bytes(8, "big") + huge
+    )  # fmt: skip
+    expected = [(1, b"hello"), (1, big), (9, b"hi"), (1, b"abcdef"), (1, huge)]
+    for cut in (1, 2, 3, 7, 130, 4096, len(stream)):
+        parser, got = FrameParser(), []
+        for at in range(0, len(stream), cut):
+            got += parser.feed(stream[at : at + cut])
+        assert got == expected, cut
 
 
 def test_reuses_existing_articles(server: ThreadServer, tmp_path: Path) -> None:

@@ -23,7 +23,7 @@ from tests.notify_parts import (
     outbox,
     settled,
 )
-from tests.servers import wait_for
+from tests.servers import UNIT, wait_for
 from tests.test_moderators import add_moderator
 from tests.wsclient import Reader
 
@@ -62,6 +62,16 @@ def db(site: Site) -> str:
 async def settle(site: Site) -> None:
     """Wait until the outbox has nothing left to send."""
     await wait_for(lambda: settled(db(site)))
+
+
+async def metrics_with(site: Site, text: str) -> str:
+    """/metrics once it shows `text` (a counter that moves just after a commit)."""
+    for _ in range(int(200 * UNIT)):
+        metrics = (await site.http.get("/metrics")).text
+        if text in metrics:
+            return metrics
+        await asyncio.sleep(0.025)
+    raise AssertionError(f"{text} not in /metrics in time")
 
 
 async def confirm(site: Site, mail: Any) -> None:
@@ -238,7 +248,8 @@ async def test_refused_mail_goes_dead_and_admin_retries(
         ("moderator-add", "cli", "moderator ola added"),
     ]
     await settle(site)
-    metrics = (await site.http.get("/metrics")).text
+    # The row is marked sent at COMMIT; the sender counts it when its coroutine resumes after.
+    metrics = await metrics_with(site, 'realtime_notifications_sent_total{channel="mail"')
     for outcome, value in (("retried", 1), ("dead", 1), ("sent", 1)):
         line = f'realtime_notifications_{outcome}_total{{channel="mail",kind="confirm"}} {value}'
         assert line + ".0" in metrics, outcome

@@ -101,6 +101,32 @@ def assert_in_order(events: list[dict[str, Any]], posted: list[int]) -> None:
 
 @pytest.mark.redis
 @pytest.mark.parametrize("store_kind", STORES)
+async def test_counts_answered_from_memory_follow_other_processes(
+    start_processes: Callable[[int], list[ProcessServer]], http: httpx.AsyncClient
+) -> None:
+    """A process's cached /api/counts answer is dropped by another process's post, via the hub."""
+    servers = start_processes(2)
+    await make_article(http, servers[0])
+
+    async def count_on(server: ProcessServer) -> int:
+        response = await http.get(f"{server.url}/api/counts?articles={SLUG}")
+        value: int = response.json()["counts"][SLUG]
+        return value
+
+    assert await count_on(servers[1]) == 0  # now kept in the second process's memory
+    for n in range(1, 4):
+        response = await http.post(
+            f"{servers[0].url}/api/articles/{SLUG}/comments",
+            json={"author": "Kari", "body": f"elsewhere {n}"},
+        )
+        assert response.status_code == 201, response.text
+        async with asyncio.timeout(5 * UNIT):
+            while await count_on(servers[1]) != n:
+                await asyncio.sleep(0.02)
+
+
+@pytest.mark.redis
+@pytest.mark.parametrize("store_kind", STORES)
 async def test_every_reader_gets_every_comment_once_in_order(
     start_processes: Callable[[int], list[ProcessServer]], http: httpx.AsyncClient
 ) -> None:

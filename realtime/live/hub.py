@@ -212,26 +212,45 @@ class Hub:
         self._topics: dict[str, set[Subscriber]] = {}
         self._changed: set[str] = set()
         self._held: list[tuple[str, Message]] | None = None
+        self._observers: list[tuple[str, Callable[[str], None]]] = []
 
     @asynccontextmanager
     async def subscribe(self, topics: Iterable[str]) -> AsyncIterator[Subscriber]:
-        subscriber = Subscriber(self._backlog_bytes)
         names = list(topics)
-        for topic in names:
-            self._topics.setdefault(topic, set()).add(subscriber)
-            self._changed.add(topic)
+        subscriber = self.join(names)
         try:
             yield subscriber
         finally:
-            for topic in names:
-                members = self._topics.get(topic)
-                if members is not None:
-                    members.discard(subscriber)
-                    if not members:
-                        del self._topics[topic]
-                self._changed.add(topic)
+            self.leave(subscriber, names)
+
+    def join(self, topics: list[str]) -> Subscriber:
+        """A new subscriber to `topics`, from now on; `leave` with the same topics ends it. For
+        a reader served without a task (`realtime.web.lean_ws`); `subscribe` is the usual way."""
+        subscriber = Subscriber(self._backlog_bytes)
+        for topic in topics:
+            self._topics.setdefault(topic, set()).add(subscriber)
+            self._changed.add(topic)
+        return subscriber
+
+    def leave(self, subscriber: Subscriber, topics: list[str]) -> None:
+        for topic in topics:
+            members = self._topics.get(topic)
+            if members is not None:
+                members.discard(subscriber)
+                if not members:
+                    del self._topics[topic]
+            self._changed.add(topic)
+
+    def observe(self, prefix: str, changed: Callable[[str], None]) -> None:
+        """Call `changed(topic)` for every event this process delivers on a topic that starts
+        with `prefix` (its own, and on a networked hub the other processes'): for a cache of
+        what those events change (`realtime.web.counts_cache`)."""
+        self._observers.append((prefix, changed))
 
     def publish(self, topic: str, message: Message) -> None:
+        for prefix, changed in self._observers:
+            if topic.startswith(prefix):
+                changed(topic)
         subscribers = self._topics.get(topic, ())
         self.stats.published += 1
         self.stats.deliveries += len(subscribers)

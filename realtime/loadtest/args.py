@@ -41,6 +41,7 @@ class Options(msgspec.Struct, frozen=True, kw_only=True):
     url: str
     ws_url: str
     transport: Literal["websocket", "sse"] = "websocket"
+    ws_client: Literal["websockets", "lean"] = "websockets"
     readers: int = 1000
     articles: int = 1
     posters: int = 10
@@ -80,6 +81,9 @@ def build_parser() -> argparse.ArgumentParser:
     add("--ws-url", help="base URL of the WebSockets if elsewhere (default: --url as ws://)")
     add("--transport", choices=["websocket", "sse"], default="websocket",
         help="how readers listen: WebSockets (default) or Server-Sent Events")  # fmt: skip
+    add("--ws-client", choices=["websockets", "lean"], default="websockets",
+        help="WebSocket readers on the `websockets` library (default) or lean asyncio protocols "
+             "that parse frames themselves (less client CPU per delivery)")  # fmt: skip
     add("--readers", type=int, default=1000, help="readers in all (default 1000)")
     add("--articles", type=int, default=1, help="articles the readers and posts spread over")
     add("--posters", type=int, default=10, help="concurrent HTTP posters (default 10)")

@@ -20,15 +20,19 @@ EXIT_PASSED, EXIT_FAILED, EXIT_USAGE, EXIT_CANNOT_RUN = 0, 1, 2, 3
 
 
 async def measure(
-    options: Options, after_connect: Hook | None = None, console: Console | None = None
+    options: Options,
+    after_connect: Hook | None = None,
+    console: Console | None = None,
+    after_posting: Hook | None = None,
 ) -> Report:
-    """Run one load test and return its report (the library entry point, used by bench/)."""
+    """Run one load test and return its report (the library entry point, used by bench/).
+    The hooks run once the readers are connected and once the last post is answered."""
     state = RunState(options)
     if console is None or not options.progress:
-        await run(state, after_connect)
+        await run(state, after_connect, after_posting)
     else:
         with Live(ProgressView(state), console=console, refresh_per_second=4, transient=True):
-            await run(state, after_connect)
+            await run(state, after_connect, after_posting)
     return build(state)
 
 

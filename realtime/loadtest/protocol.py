@@ -37,6 +37,7 @@ class Spec(msgspec.Struct, frozen=True, tag=True):
     bin_seconds: float
     transport: str = "websocket"  # or "sse": `url` is then the server's HTTP base
     url: str = ""
+    ws_client: str = "websockets"  # or "lean" (`realtime.loadtest.lean`)
 
 
 class Expect(msgspec.Struct, frozen=True, tag=True):

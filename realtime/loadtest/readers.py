@@ -22,6 +22,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
 
 from realtime.loadtest.histogram import Histogram
+from realtime.loadtest.lean import LeanReader
 from realtime.loadtest.protocol import (
     Expect,
     Progress,
@@ -109,11 +110,17 @@ def error_name(exc: BaseException) -> str:
     return type(exc).__name__
 
 
+def reader_kind(spec: Spec) -> type[Record]:
+    if spec.transport == "sse":
+        return SseReader
+    return LeanReader if spec.ws_client == "lean" else Reader
+
+
 class ReaderProcess:
     def __init__(self, spec: Spec) -> None:
         self.spec = spec
         self.tally = Tally(spec)
-        kind = SseReader if spec.transport == "sse" else Reader
+        kind = reader_kind(spec)
         self.readers: list[Record] = [
             kind(spec.slugs[(spec.first + i) % len(spec.slugs)]) for i in range(spec.count)
         ]

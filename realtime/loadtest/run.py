@@ -152,7 +152,9 @@ class RunState:
         return merged
 
 
-async def run(state: RunState, after_connect: Hook | None = None) -> None:
+async def run(
+    state: RunState, after_connect: Hook | None = None, after_posting: Hook | None = None
+) -> None:
     """Run the load test described by `state.options`, filling `state` in as it goes."""
     options = state.options
     raise_file_limit()
@@ -169,6 +171,8 @@ async def run(state: RunState, after_connect: Hook | None = None) -> None:
             if after_connect is not None:
                 await after_connect()
             await post(state, client)
+            if after_posting is not None:
+                await after_posting()
             await drain(state)
         finally:
             await asyncio.gather(*(proc.stop() for proc in state.procs))
@@ -236,6 +240,7 @@ async def connect_readers(state: RunState) -> None:
             bin_seconds=BIN_SECONDS,
             transport=options.transport,
             url=options.url,
+            ws_client=options.ws_client,
         )
         state.procs.append(await ReaderProc.start(spec))
     most = math.ceil(options.readers / options.procs / options.connect_concurrency)

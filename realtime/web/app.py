@@ -28,9 +28,13 @@ from realtime.live.factory import make_hub
 from realtime.models import ErrorBody, ErrorDetail
 from realtime.service import CommentService
 from realtime.store import Store
+from realtime.topics import COUNT_PREFIX
 from realtime.web import admin, http, lognoise, notify, sse, ws
+from realtime.web.counts_cache import CountsCache
 from realtime.web.descriptors import DESCRIPTORS, DescriptorBudget
 from realtime.web.files import static_dir
+from realtime.web.gc_freeze import frozen
+from realtime.web.lean_ws import LEAN_WS, LeanEndpoints
 from realtime.web.metrics import Metrics, TimingMiddleware
 from realtime.web.openapi import openapi_route
 from realtime.web.pages import Pages, client_settings
@@ -151,14 +155,22 @@ def create_app(settings: Settings, reload: Callable[[], Settings] | None = None)
         await hub.start()
         service = CommentService(settings, store, hub)
         app.state.service = service
+        hub.observe(COUNT_PREFIX, app.state.counts_cache.changed)
         metrics.bind(service, backups)
         reload_on_hangup(service, app.state.reload_settings)
         tasks = [asyncio.create_task(job) for job in background(service, backups)]
         descriptors.install(asyncio.get_running_loop())
         await service.notifier.start()
+        lean = LeanEndpoints(service, settings)
         try:
-            yield {DESCRIPTORS: descriptors}  # uvicorn hands the lifespan state to connections
+            with (
+                metrics.watching_stalls(settings.loop_stall_log_ms / 1000),
+                frozen(settings.gc_freeze == "on"),
+            ):
+                # uvicorn hands the lifespan state to every connection
+                yield {DESCRIPTORS: descriptors, LEAN_WS: lean}
         finally:
+            lean.stop()
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
@@ -203,6 +215,7 @@ def create_app(settings: Settings, reload: Callable[[], Settings] | None = None)
     )
     app.state.settings = settings
     app.state.reload_settings = reload or (lambda: settings)
+    app.state.counts_cache = CountsCache(settings.counts_cache_seconds)
     app.state.pages = pages  # also renders the pages of the signed links (web/notify.py)
     return app
 

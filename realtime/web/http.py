@@ -23,6 +23,7 @@ from realtime.models import (
 )
 from realtime.moderators import Actor
 from realtime.service import CommentService, slug_list
+from realtime.web.counts_cache import CountsCache
 
 T = TypeVar("T")
 Endpoint = Callable[[Request], Awaitable[Response]]
@@ -184,8 +185,15 @@ async def delete_comment(request: Request) -> Response:
 
 
 async def counts(request: Request) -> Response:
-    slugs = slug_list(request.query_params.get("articles", ""))
-    return json_response(Counts(await service(request).counts(slugs)))
+    raw = request.query_params.get("articles", "")
+    cache: CountsCache = request.app.state.counts_cache
+    body = cache.get(raw)
+    if body is None:
+        slugs = slug_list(raw)
+        changes = cache.changes
+        body = _encode(Counts(await service(request).counts(slugs)))
+        cache.put(raw, slugs, body, changes)
+    return Response(body, media_type="application/json")
 
 
 # ---- moderation (the admin token or a moderator's) -------------------------------------------

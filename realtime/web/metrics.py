@@ -7,6 +7,8 @@ observed as things happen (one per request, one per group commit).
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import time
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
@@ -16,6 +18,8 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from realtime.web.stalls import GcPauses, LoopLag
 
 if TYPE_CHECKING:
     from realtime.backups import AutoBackup
@@ -39,6 +43,20 @@ class Metrics:
             buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0),
             registry=self.registry,
         )
+        self.loop_lag = Histogram(
+            "realtime_event_loop_lag_seconds",
+            "How late a timer due every 20 ms ran: the event loop's stalls",
+            buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0),
+            registry=self.registry,
+        )
+        gc_pause = Histogram(
+            "realtime_gc_pause_seconds",
+            "Pauses of the cyclic garbage collector, by generation",
+            ["generation"],
+            buckets=(0.0001, 0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0),
+            registry=self.registry,
+        )
+        self._gc_pause = [gc_pause.labels(str(generation)) for generation in range(3)]
         self._service: CommentService | None = None
         self._backups: AutoBackup | None = None
         self.registry.register(self)
@@ -50,12 +68,30 @@ class Metrics:
             lambda seconds, _jobs: self.commit_seconds.observe(seconds)
         )
 
+    @contextlib.contextmanager
+    def watching_stalls(self, stall_log_seconds: float) -> Iterator[LoopLag]:
+        """While the app runs: the loop's lag and the collector's pauses (see `stalls`)."""
+        pauses = GcPauses(lambda generation, seconds: self._gc_pause[generation].observe(seconds))
+        lag = LoopLag(self.loop_lag.observe, pauses, stall=stall_log_seconds or float("inf"))
+        pauses.install()
+        lag.start()
+        try:
+            yield lag
+        finally:
+            lag.stop()
+            pauses.uninstall()
+
     def collect(self) -> Iterator[Metric]:
         service = self._service
         if service is None:
             return
         hub, writer = service.hub.stats, service.store.writer.stats
         yield GaugeMetricFamily("realtime_readers", "Open WebSockets", value=service.sockets.open)
+        yield GaugeMetricFamily(
+            "realtime_gc_frozen_objects",
+            "Objects kept out of the garbage collector's passes (gc.freeze)",
+            value=gc.get_freeze_count(),
+        )
         for name, text, value in (
             ("realtime_events_published", "Events published to the hub", hub.published),
             ("realtime_deliveries", "Events handed to readers' sockets", hub.deliveries),

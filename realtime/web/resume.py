@@ -17,7 +17,7 @@ event's `id:`), then serves the subscriber live.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
@@ -44,7 +44,7 @@ class Position:
 
 
 # One event of the greeting, encoded, and the reader's position once it has that event.
-Greeting = AsyncIterator[tuple[bytes, Position]]
+Greeting = AsyncGenerator[tuple[bytes, Position], None]
 
 
 def number(raw: str | None, name: str) -> int | None:
@@ -61,12 +61,19 @@ async def joined(
     svc: CommentService, article: Article, after: int | None, since: int | None
 ) -> AsyncIterator[Join]:
     """Step 1, subscribed for as long as the block runs; `Join.greeting` does steps 2 to 4."""
-    async with svc.hub.subscribe([article_topic(article.slug)]) as subscriber:
-        yield Join(svc, article, (after, since), subscriber)
+    join = Join.open(svc, article, after, since)
+    try:
+        yield join
+    finally:
+        join.close()
 
 
 class Join:
-    """A reader subscribed to an article: send it `greeting()`, then serve `subscriber` live."""
+    """A reader subscribed to an article: send it `greeting()`, then serve `subscriber` live.
+
+    `joined` opens and closes it around a block; a reader served without a task of its own
+    (`realtime.web.lean_ws`) calls `open` and, when it goes, `close`.
+    """
 
     def __init__(
         self,
@@ -80,6 +87,17 @@ class Join:
         self._after, self._since = asked
         self.subscriber = subscriber
         self.position: Position | None = None  # set once the greeting is over
+
+    @classmethod
+    def open(
+        cls, svc: CommentService, article: Article, after: int | None, since: int | None
+    ) -> Join:
+        """Step 1: subscribed from now on, until `close`."""
+        subscriber = svc.hub.join([article_topic(article.slug)])
+        return cls(svc, article, (after, since), subscriber)
+
+    def close(self) -> None:
+        self._svc.hub.leave(self.subscriber, [article_topic(self._article.slug)])
 
     async def greeting(self) -> Greeting:
         """Hello, then the replay; at its end the backlog drops what the replay sent."""

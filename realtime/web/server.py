@@ -28,6 +28,7 @@ from websockets.http11 import Request
 from realtime.config import Settings
 from realtime.web import lognoise
 from realtime.web.descriptors import DESCRIPTORS, LINGER_SECONDS, REFUSAL, DescriptorBudget
+from realtime.web.lean_ws import LEAN_WS, LeanEndpoints, LeanSocket, handshake
 from realtime.web.sse import DIRECT_STREAM
 from realtime.web.ws import CLOSE_TIMEOUT, DIRECT_EXTENSION
 
@@ -90,6 +91,14 @@ class DirectWebSocketProtocol(WebSocketsSansIOProtocol):
             # The handshake request and response are never read again: ~4 KiB per reader.
             self.request = self.response = None  # type: ignore[assignment]
 
+    def on_task_complete(self, task: asyncio.Task[None]) -> None:
+        super().on_task_complete(task)
+        # The app is done with its DirectSocket; the scope holding it is held by this protocol,
+        # which the DirectSocket holds: let them go by reference counting, not the collector.
+        scope: Any = getattr(self, "scope", None)
+        if scope is not None:
+            scope["extensions"].pop(DIRECT_EXTENSION, None)
+
     def handle_connect(self, event: Request) -> None:
         super().handle_connect(event)
         # The ASGI task starts on the next loop turn, so the scope can still be extended here.
@@ -144,6 +153,35 @@ class DirectHttpProtocol(HttpToolsProtocol):
         if "path" in scope:  # an HTTP request, not a WebSocket upgrade; its task starts next turn
             self.stream = DirectStream(self.transport, self.loop)
             scope["extensions"] = {DIRECT_STREAM: self.stream}
+
+    def handle_websocket_upgrade(self) -> None:
+        """`/ws/articles/…` and `/ws/counts` go to `lean_ws` (when the app offers it and readers
+        are served by `DirectWebSocketProtocol`); any other upgrade to uvicorn and Starlette."""
+        lean: LeanEndpoints | None = self.app_state.get(LEAN_WS)
+        route = lean.route(self.url) if lean is not None else None
+        direct = issubclass(self.ws_protocol_class, DirectWebSocketProtocol)  # type: ignore[arg-type]
+        if lean is None or route is None or not direct:
+            super().handle_websocket_upgrade()
+        else:
+            self._lean_upgrade(lean, route)
+        # The parser and this protocol hold each other; nothing uses either past the upgrade.
+        self.parser = None  # type: ignore[assignment]
+
+    def _lean_upgrade(self, lean: LeanEndpoints, route: tuple[str, str, bytes]) -> None:
+        self.connections.discard(self)
+        headers = self.scope["headers"]
+        response, upgraded = handshake(lean, self.scope["method"], self.url, headers)
+        self.transport.write(response)
+        if not upgraded:
+            self.transport.close()
+            return
+        lean.keepalive.start(self.config.ws_ping_interval)
+        socket = LeanSocket(lean, self.transport, self.connections)
+        self.transport.set_protocol(socket)
+        task = self.loop.create_task(socket.serve(*route, self.client, headers))
+        for tasks in (self.tasks, lean.starting):  # uvicorn waits for its tasks at shutdown
+            tasks.add(task)
+            task.add_done_callback(tasks.discard)
 
     def shutdown(self) -> None:
         """On SIGTERM, end open event streams now (their readers reconnect elsewhere with

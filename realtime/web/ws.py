@@ -36,9 +36,9 @@ DIRECT_EXTENSION = "realtime.direct"
 CLOSE_TIMEOUT = 2.0
 
 _encode = msgspec.json.Encoder().encode
-_ping_decoder = msgspec.json.Decoder(Ping)
+ping_decoder = msgspec.json.Decoder(Ping)
 _auth_decoder = msgspec.json.Decoder(Auth)
-_PONG = Message.of(_encode(Pong()))
+PONG = Message.of(_encode(Pong()))
 
 
 class DirectClose(Sink, Protocol):
@@ -57,15 +57,19 @@ class ClientError(Exception):
 def origin_allowed(connection: HTTPConnection) -> bool:
     """No cross-site WebSocket hijacking, nor cross-site reading of an SSE stream: a browser's
     Origin must be ours or on the list."""
-    origin = connection.headers.get("origin")
+    allowed: list[str] = connection.app.state.settings.allowed_origins
+    headers = connection.headers
+    return origin_ok(headers.get("origin"), headers.get("host", ""), allowed)
+
+
+def origin_ok(origin: str | None, host: str, allowed: list[str]) -> bool:
+    """`origin_allowed` on the bare values (for `lean_ws`, which has no Starlette connection)."""
     if origin is None:
         # Not a browser, or a same-origin EventSource (browsers always send Origin on WebSocket
         # upgrades and on cross-origin requests).
         return True
-    host = connection.headers.get("host", "")
     if origin in (f"http://{host}", f"https://{host}"):
         return True
-    allowed: list[str] = connection.app.state.settings.allowed_origins
     return origin in allowed or "*" in allowed
 
 
@@ -253,10 +257,10 @@ async def _receive_loop(websocket: WebSocket, subscriber: Subscriber) -> None:
         if len(text) > limit or len(text.encode()) > limit:
             raise ClientError(status.WS_1009_MESSAGE_TOO_BIG, "frame too large")
         try:
-            _ping_decoder.decode(text)
+            ping_decoder.decode(text)
         except msgspec.MsgspecError:
             raise ClientError(status.WS_1008_POLICY_VIOLATION, "unknown message") from None
-        subscriber.offer(_PONG)
+        subscriber.offer(PONG)
 
 
 routes = [

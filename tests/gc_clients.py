@@ -1,0 +1,72 @@
+"""Clients for tests/test_gc_freeze.py, run in a process of their own so that the garbage the
+clients make (httpx and websockets keep reference cycles) is not counted as the server's.
+
+    python -m tests.gc_clients BASE_URL WS_URL ROUNDS
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+
+import httpx
+import websockets
+
+ADMIN = "test-admin-token"
+
+
+async def http_round(http: httpx.AsyncClient, n: int) -> None:
+    await http.post("/api/articles/a/comments", json={"author": "x", "body": f"comment {n}"})
+    await http.post("/api/articles/a/comments", json={"author": "", "body": "422"})
+    await http.post(
+        "/api/articles/a/comments",
+        content=b"{not json",
+        headers={"content-type": "application/json"},
+    )
+    await http.get("/api/articles/a/comments?limit=200")
+    await http.get("/api/counts?articles=a,b")
+    await http.get("/api/articles/missing")
+    await http.get("/articles/a")
+    await http.get("/healthz")
+
+
+async def reader_round(base: str, ws: str, n: int) -> None:
+    thread = await websockets.connect(f"{ws}/ws/articles/a?after={n}")
+    await thread.recv()
+    await thread.send('{"type":"ping"}')
+    await thread.recv()
+    await thread.close()
+    bad = await websockets.connect(f"{ws}/ws/articles/a")
+    await bad.recv()
+    await bad.send("not a ping")
+    await bad.wait_closed()
+    counts = await websockets.connect(f"{ws}/ws/counts?articles=a,b")
+    await counts.recv()
+    await counts.close()
+    admin = await websockets.connect(f"{ws}/ws/admin")
+    await admin.send(json.dumps({"type": "auth", "token": ADMIN}))
+    await admin.recv()
+    await admin.close()
+    port = int(base.rsplit(":", 1)[1])
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(b"GET /sse/articles/a HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+    await reader.readuntil(b"\r\n\r\n")
+    await reader.read(1000)
+    writer.close()
+    await writer.wait_closed()
+
+
+async def main(base: str, ws: str, rounds: int) -> None:
+    held = [await websockets.connect(f"{ws}/ws/articles/a") for _ in range(5)]  # fan-out too
+    async with httpx.AsyncClient(base_url=base, timeout=10) as http:
+        for n in range(rounds):
+            await http_round(http, n)
+            await reader_round(base, ws, n)
+    for connection in held:
+        await connection.close()
+
+
+if __name__ == "__main__":
+    asyncio.run(main(sys.argv[1], sys.argv[2], int(sys.argv[3])))
+    print("done", flush=True)
