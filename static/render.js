@@ -61,9 +61,16 @@ export function timeNode(iso) {
   return h('time', { datetime: iso, title: fullDate(iso), text: ago(iso) });
 }
 
-/** Apply an edit: new body text and the "edited" mark. */
+/** Apply an edit: new body text and the "edited" mark (and a new author: an anonymised one). */
 export function updateComment(node, comment) {
-  replace(node.querySelector(':scope > .rt-card > .rt-body'), bodyNodes(comment.body));
+  const card = node.querySelector(':scope > .rt-card');
+  const author = card.querySelector('.rt-author');
+  if (author.textContent !== comment.author) {
+    author.textContent = comment.author;
+    card.setAttribute('aria-label', t('comment.label', { author: comment.author }));
+    card.querySelector('.rt-card-head').firstElementChild.replaceWith(identicon(comment.avatar));
+  }
+  replace(card.querySelector(':scope > .rt-body'), bodyNodes(comment.body));
   const edited = node.querySelector(':scope > .rt-card .rt-edited');
   edited.hidden = !comment.edited;
   if (comment.edited) edited.title = fullDate(comment.edited);

@@ -18,73 +18,32 @@ import msgspec
 
 from realtime.config import Settings
 from realtime.errors import NotFound, Unavailable
-from realtime.models import Article, ArticleIn, Comment, PendingComment
-from realtime.store import moderation, notices
+from realtime.models import Article, ArticleIn, AuditPage, Comment, PendingComment
+from realtime.store import audit, moderation, notices
+from realtime.store.audit import Note
 from realtime.store.backends import open_backend
+from realtime.store.bans import BanStore
 from realtime.store.db import Backend, Tx, scalar
 from realtime.store.group_commit import GroupCommitWriter, OnCommit, Work
+from realtime.store.moderators import ModeratorStore
 from realtime.store.notices import Rules
 from realtime.store.outbox import Outbox
+from realtime.store.privacy import PrivacyStore
+from realtime.store.results import (
+    COMMENT_COLUMNS,
+    NEXT_REV,
+    Authorship,
+    Change,
+    Edited,
+    NewComment,
+    Posted,
+    Removed,
+)
 
-_COMMENT_COLUMNS = "id, article, parent, author, avatar, body, created, edited"
-_PREFIXED_COLUMNS = ", ".join(f"comments.{name}" for name in _COMMENT_COLUMNS.split(", "))
-# The next change number, taken inside the writer's transaction: right because write
-# transactions run one at a time on every backend (SQLite's write lock, PostgreSQL's writer lock),
-# so change numbers follow commit order, in each article and across them.
-_NEXT_REV = "SELECT coalesce(max(rev), 0) + 1 FROM comments WHERE rev > 0"
+# The comment's columns, each prefixed with its table (for a join).
+_PREFIXED_COLUMNS = ", ".join(f"comments.{name}" for name in COMMENT_COLUMNS.split(", "))
 _ARTICLE_COLUMNS = moderation.ARTICLE_COLUMNS
 T = TypeVar("T")
-
-
-class NewComment(msgspec.Struct, frozen=True, kw_only=True):
-    """A comment the service has checked and is about to store (never sent to anyone).
-    Its fields, in order, are the columns `moderation.NEW_COLUMNS`."""
-
-    article: str
-    parent: int | None
-    author: str
-    email: str | None
-    avatar: str
-    body: str
-    created: str
-    token_hash: bytes
-    notify: bool = False
-
-
-class Posted(msgspec.Struct, frozen=True):
-    comment: Comment
-    count: int
-
-
-class Removed(msgspec.Struct, frozen=True):
-    id: int
-    article: str
-    count: int
-    rev: int = 0
-
-
-class Edited(msgspec.Struct, frozen=True):
-    comment: Comment
-    rev: int
-
-
-class Change(msgspec.Struct, frozen=True):
-    """An edit or deletion since some `rev`, as the comment stands now (None once deleted)."""
-
-    id: int
-    rev: int
-    comment: Comment | None
-
-
-class Authorship(msgspec.Struct, frozen=True):
-    """What the service needs to decide whether a token may edit or delete a comment
-    (also once deleted: its author is then told so, anyone else learns nothing)."""
-
-    id: int
-    article: str
-    created: str
-    token_hash: bytes
-    published: bool
 
 
 class Store:
@@ -92,6 +51,10 @@ class Store:
         self.backend = backend
         self.writer = GroupCommitWriter(backend, group_commit_max)
         self.avatar_key = b""
+        self.ban_key = b""  # keys the hashes of networks and e-mails that bans match
+        self.moderators = ModeratorStore(backend, self.writer)
+        self.bans = BanStore(backend, self.writer)
+        self.privacy = PrivacyStore(backend, self.writer, lambda: self.rules)
         self.notify_key = b""
         self.delivery_prefix = ""
         # What changes write to the outbox (empty: nothing), and who to tell that they did.
@@ -114,6 +77,7 @@ class Store:
         store = cls(backend, group_commit_max)
         try:
             store.avatar_key = bytes.fromhex(await store._meta("avatar_key"))
+            store.ban_key = bytes.fromhex(await store._meta("ban_key"))
             store.notify_key = bytes.fromhex(await store._meta("notify_key"))
             store.delivery_prefix = await store._meta("delivery_prefix")
         except BaseException:
@@ -178,7 +142,7 @@ class Store:
 
     async def comments_after(self, slug: str, after: int, limit: int) -> list[Comment]:
         rows = await self._all(
-            f"SELECT {_COMMENT_COLUMNS} FROM comments"
+            f"SELECT {COMMENT_COLUMNS} FROM comments"
             " WHERE article = ? AND id > ? AND status = 'published' ORDER BY id LIMIT ?",
             (slug, after, limit),
         )
@@ -221,7 +185,7 @@ class Store:
         """Edits and deletions with `revs[0] < rev <= revs[1]` of comments up to `upto_id`,
         oldest first."""
         rows = await self._all(
-            f"SELECT {_COMMENT_COLUMNS}, status, rev FROM comments"
+            f"SELECT {COMMENT_COLUMNS}, status, rev FROM comments"
             " WHERE article = ? AND rev > ? AND rev <= ? AND id <= ? ORDER BY rev LIMIT ?",
             (slug, *revs, upto_id, limit),
         )
@@ -232,7 +196,7 @@ class Store:
 
     async def get_comment(self, comment_id: int) -> Comment | None:
         row = await self._one(
-            f"SELECT {_COMMENT_COLUMNS} FROM comments WHERE id = ? AND status = 'published'",
+            f"SELECT {COMMENT_COLUMNS} FROM comments WHERE id = ? AND status = 'published'",
             (comment_id,),
         )
         return Comment(*row) if row else None
@@ -282,7 +246,7 @@ class Store:
             comment_id = await scalar(
                 tx,
                 f"INSERT INTO comments ({moderation.NEW_COLUMNS})"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+                f" VALUES ({moderation.NEW_MARKS}) RETURNING id",
                 msgspec.structs.astuple(new),
             )
             comment = Comment(
@@ -302,31 +266,40 @@ class Store:
         return await self._notifying(work, on_commit)
 
     async def edit_comment(
-        self, comment_id: int, body: str, edited: str, on_commit: OnCommit[Edited] | None = None
+        self,
+        comment_id: int,
+        body: str,
+        edited: str,
+        on_commit: OnCommit[Edited] | None = None,
+        note: Note | None = None,
     ) -> Edited:
         async def work(tx: Tx) -> Edited:
             row = await tx.one(
-                f"UPDATE comments SET body = ?, edited = ?, rev = ({_NEXT_REV})"
-                f" WHERE id = ? AND status = 'published' RETURNING {_COMMENT_COLUMNS}, rev",
+                f"UPDATE comments SET body = ?, edited = ?, rev = ({NEXT_REV})"
+                f" WHERE id = ? AND status = 'published' RETURNING {COMMENT_COLUMNS}, rev",
                 (body, edited, comment_id),
             )
             if row is None:
                 raise NotFound(f"no comment {comment_id}")
             *comment, rev = row
+            await audit.record(tx, note, article=comment[1], comment=comment_id)
             await notices.edited(tx, self.rules, Comment(*comment), rev, time.time())
             return Edited(Comment(*comment), rev)
 
         return await self._notifying(work, on_commit)
 
     async def delete_comment(
-        self, comment_id: int, on_commit: OnCommit[Removed] | None = None
+        self,
+        comment_id: int,
+        on_commit: OnCommit[Removed] | None = None,
+        note: Note | None = None,
     ) -> Removed:
         """Soft delete: replies keep their parent id; the text and e-mail are scrubbed."""
 
         async def work(tx: Tx) -> Removed:
             row = await tx.one(
                 "UPDATE comments SET status = 'deleted', body = '', email = NULL,"
-                f" rev = ({_NEXT_REV}) WHERE id = ? AND status = 'published'"
+                f" rev = ({NEXT_REV}) WHERE id = ? AND status = 'published'"
                 " RETURNING article, rev",
                 (comment_id,),
             )
@@ -338,6 +311,7 @@ class Store:
                 "UPDATE articles SET count = count - 1 WHERE slug = ? RETURNING count",
                 (article,),
             )
+            await audit.record(tx, note, article=article, comment=comment_id)
             removed = Removed(comment_id, article, int(count), int(rev))
             change = (article, comment_id, removed.count, removed.rev)
             await notices.deleted(tx, self.rules, change, time.time())
@@ -375,27 +349,47 @@ class Store:
 
         return await self._notifying(work, on_commit)
 
-    async def approve(self, pending_id: int, on_commit: OnCommit[Posted] | None = None) -> Posted:
+    async def approve(
+        self, pending_id: int, on_commit: OnCommit[Posted] | None = None, note: Note | None = None
+    ) -> Posted:
         async def work(tx: Tx) -> Posted:
             comment, count, sender = await moderation.approve(tx, pending_id)
+            await audit.record(
+                tx, note, article=comment.article, comment=comment.id, pending=pending_id
+            )
             await notices.published(tx, self.rules, (comment, count), sender, time.time())
             return Posted(comment, count)
 
         return await self._notifying(work, on_commit)
 
-    async def reject(self, pending_id: int, on_commit: OnCommit[None] | None = None) -> None:
-        await self.writer.submit(lambda tx: moderation.reject(tx, pending_id), on_commit)
+    async def reject(
+        self, pending_id: int, on_commit: OnCommit[None] | None = None, note: Note | None = None
+    ) -> None:
+        async def work(tx: Tx) -> None:
+            article = await moderation.reject(tx, pending_id)
+            await audit.record(tx, note, article=article, pending=pending_id)
+
+        await self.writer.submit(work, on_commit)
 
     async def set_closed(
-        self, slug: str, closed: bool, on_commit: OnCommit[Article] | None = None
+        self,
+        slug: str,
+        closed: bool,
+        on_commit: OnCommit[Article] | None = None,
+        note: Note | None = None,
     ) -> Article:
         async def work(tx: Tx) -> Article:
             article = await moderation.set_closed(tx, slug, closed)
+            await audit.record(tx, note, article=slug)
             if closed:
                 await notices.closed(tx, self.rules, slug, time.time())
             return article
 
         return await self._notifying(work, on_commit)
+
+    async def audit_page(self, before: int | None, limit: int) -> AuditPage:
+        """The audit trail, newest first (`before`: the id a page starts below)."""
+        return await audit.page(self.backend.reader(), before, limit)
 
     async def set_subscription(self, subscriber_id: int, state: str) -> bool:
         """Confirm or unsubscribe an address (by its subscriber id); False if that cannot be."""

@@ -16,7 +16,11 @@ from realtime.store.db import Tx
 
 PENDING_COLUMNS = "id, article, parent, author, avatar, body, created, reason"
 # The columns of a new comment, in the order of `NewComment`'s fields.
-NEW_COLUMNS = "article, parent, author, email, avatar, body, created, token_hash, notify"
+NEW_COLUMNS = (
+    "article, parent, author, email, avatar, body, created, token_hash, client_prefix, client_key,"
+    " notify"
+)
+NEW_MARKS = ", ".join("?" * len(NEW_COLUMNS.split(",")))
 ARTICLE_COLUMNS = "slug, title, url, created, count, closed"
 
 
@@ -50,7 +54,7 @@ async def hold(tx: Tx, new: Any, reason: str) -> PendingComment:
     if new.parent is not None:
         await check_parent(tx, new.parent, new.article)
     row = await tx.one(
-        f"INSERT INTO pending ({NEW_COLUMNS}, reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+        f"INSERT INTO pending ({NEW_COLUMNS}, reason) VALUES ({NEW_MARKS}, ?)"
         f" RETURNING {PENDING_COLUMNS}",
         (*msgspec.structs.astuple(new), reason),
     )
@@ -83,10 +87,12 @@ async def approve(tx: Tx, pending_id: int) -> tuple[Comment, int, tuple[str | No
     return Comment(*public), int(count[0]), (email, bool(notify))
 
 
-async def reject(tx: Tx, pending_id: int) -> None:
-    row = await tx.one("DELETE FROM pending WHERE id = ? RETURNING id", (pending_id,))
+async def reject(tx: Tx, pending_id: int) -> str:
+    """Drop a held comment; returns its article."""
+    row = await tx.one("DELETE FROM pending WHERE id = ? RETURNING article", (pending_id,))
     if row is None:
         raise NotFound(f"no held comment {pending_id}")
+    return str(row[0])
 
 
 async def set_closed(tx: Tx, slug: str, closed: bool) -> Article:
