@@ -13,7 +13,7 @@ import msgspec
 import uvicorn
 from uvicorn.supervisors import Multiprocess
 
-from realtime import portability
+from realtime import moderator_commands, portability
 from realtime.config import ConfigError, Settings, load_settings
 from realtime.demo import seed_demo
 from realtime.errors import AppError
@@ -21,7 +21,7 @@ from realtime.live.hub import Hub
 from realtime.models import ArticleIn
 from realtime.service import CommentService
 from realtime.store import SchemaTooNew, Store
-from realtime.web.app import LOG_FORMAT, SETTINGS_ENV, create_app
+from realtime.web.app import CONFIG_ENV, LOG_FORMAT, SETTINGS_ENV, create_app, reloader
 from realtime.web.server import uvicorn_config
 
 
@@ -61,6 +61,7 @@ def build_parser() -> argparse.ArgumentParser:
     _shared(migrate)
 
     portability.add_commands(commands, _shared)
+    moderator_commands.add_commands(commands, _shared)
 
     # Every argument goes to the load tester's own parser (`realtime loadtest --help`).
     loadtest = commands.add_parser(
@@ -102,12 +103,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 2
         if not _migrated(settings):
             return 2
-        serve(settings, args.workers)
+        serve(settings, args.workers, args.config)
         return 0
     if args.command == "migrate":
         return 0 if _migrated(settings, report=True) else 2
     if args.command in portability.COMMANDS:
         return portability.run(args, settings)
+    if args.command in moderator_commands.COMMANDS:
+        return moderator_commands.run(args, settings)
     try:
         if args.command == "article":
             asyncio.run(_put_article(settings, args.slug, args.title, args.url))
@@ -119,12 +122,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0
 
 
-def serve(settings: Settings, workers: int = 1) -> None:
-    """Serve a database that `_migrated` has brought up to date."""
+def serve(settings: Settings, workers: int = 1, config_file: str | None = None) -> None:
+    """Serve a database that `_migrated` has brought up to date; SIGHUP reads `config_file`
+    (and the environment) again for the word lists: with several workers, uvicorn restarts them
+    and each reads it."""
     if workers == 1:
-        uvicorn.Server(uvicorn_config(create_app(settings), settings)).run()
+        app = create_app(settings, reloader(config_file))
+        uvicorn.Server(uvicorn_config(app, settings)).run()
         return
     os.environ[SETTINGS_ENV] = msgspec.json.encode(settings).decode()
+    os.environ[CONFIG_ENV] = config_file or ""
     config = uvicorn_config(
         "realtime.web.app:app_from_environ", settings, factory=True, workers=workers
     )

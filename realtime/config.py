@@ -76,6 +76,13 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     db_pool_size: Annotated[int, Meta(ge=2, le=1000)] = 10
     event_loop: Literal["auto", "asyncio", "uvloop"] = "auto"
     log_level: Literal["critical", "error", "warning", "info", "debug"] = "info"
+    # Word lists (reloaded by SIGHUP and from the admin page): whole words, any case or accent.
+    hold_words: list[str] = msgspec.field(default_factory=list)
+    refuse_words: list[str] = msgspec.field(default_factory=list)
+    client_address_days: Annotated[int, Meta(ge=0, le=3650)] = 30
+    backup_dir: str = ""
+    backup_interval_minutes: Annotated[float, Meta(ge=0)] = 0.0
+    backup_keep: Positive = 7
     # ---- notifications (realtime/notify/) ----
     smtp_host: str = ""
     smtp_port: Annotated[int, Meta(ge=1, le=65535)] = 25
@@ -106,9 +113,22 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     loop_stall_log_ms: Annotated[int, Meta(ge=0)] = 100
     counts_cache_seconds: Annotated[float, Meta(ge=0)] = 5.0
 
+    def __post_init__(self) -> None:
+        for key in ("hold_words", "refuse_words"):
+            for entry in getattr(self, key):
+                if not any(char.isalnum() for char in entry):
+                    raise ValueError(f"{key}: {entry!r} has no letter or digit to match")
+
 
 _FIELDS = set(Settings.__struct_fields__)
-_LIST_FIELDS = {"allowed_origins", "frame_ancestors", "trusted_proxies", "moderator_emails"}
+_LIST_FIELDS = {
+    "allowed_origins",
+    "frame_ancestors",
+    "trusted_proxies",
+    "moderator_emails",
+    "hold_words",
+    "refuse_words",
+}
 # Lists of tables have no sensible environment form: they are set in a TOML file only.
 _FILE_ONLY = {"webhooks"}
 

@@ -4,11 +4,13 @@
     ├── BadRequest       400  malformed JSON or invalid UTF-8
     ├── Unauthorized     401  no or unknown bearer token
     ├── Forbidden        403  admin endpoints disabled, or a token for another comment
+    │   └── Banned       403  the poster is banned (code "banned")
     ├── NotFound         404  unknown article or comment
     ├── Conflict         409  parent in another article, edit window closed
     ├── PayloadTooLarge  413  request body over the configured bound
     ├── UnsupportedMedia 415  request body is not JSON
     ├── Invalid          422  a field out of bounds (the field is named)
+    │   └── RefusedWord  422  a word on the `refuse_words` list (code "refused_word")
     ├── RateLimited      429  too many requests from one client (with Retry-After)
     └── Unavailable      503  the database cannot take the write right now (with Retry-After)
 
@@ -60,6 +62,10 @@ class Forbidden(AppError):
     code = "forbidden"
 
 
+class Banned(Forbidden):
+    code = "banned"
+
+
 class NotFound(AppError):
     status = 404
     code = "not_found"
@@ -88,6 +94,14 @@ class UnsupportedMedia(AppError):
 class Invalid(AppError):
     status = 422
     code = "invalid"
+
+
+class RefusedWord(Invalid):
+    code = "refused_word"
+
+    def __init__(self, message: str, field: str, word: str) -> None:
+        super().__init__(message, field)
+        self.word = word  # the list's entry that matched, for the reader's own language
 
 
 class RateLimited(AppError):

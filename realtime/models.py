@@ -7,6 +7,7 @@ per event and sent as the same bytes to every reader.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Annotated, Literal
 
 import msgspec
@@ -39,6 +40,13 @@ CommentId = Annotated[int, Meta(ge=1, le=ID_MAX)]
 # A browser's random voter token (the client makes 32 random bytes, base64url).
 VoterToken = Annotated[str, Meta(min_length=16, max_length=128, pattern=r"^[A-Za-z0-9_-]+$")]
 RECENT_MAX = 100
+
+
+def timestamp(moment: datetime) -> str:
+    """ISO 8601 in UTC with milliseconds and a Z, as the API shows every time."""
+    return (
+        moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+    )
 
 
 class Base(msgspec.Struct, forbid_unknown_fields=True):
@@ -384,3 +392,136 @@ class Auth(Base):
 
 
 ClientMessage = Ping
+
+
+# ---- moderators, bans, the audit trail, a commenter's data (additions to API.md) -------------
+
+
+class AuditEntry(msgspec.Struct):
+    """One moderation action: who (a moderator's name, "owner" or "cli"), when, what, on what."""
+
+    id: int
+    at: str
+    actor: str
+    action: str
+    article: str | None
+    comment: int | None
+    pending: int | None
+    detail: str
+
+
+class AuditPage(msgspec.Struct):
+    entries: list[AuditEntry]
+    next: int | None  # the `before` of the next (older) page, null on the last
+
+
+class ModeratorInfo(msgspec.Struct):
+    id: int
+    name: str
+    created: str
+    revoked: str | None
+
+
+class BanIn(Base):
+    """Ban the poster of a comment: by their network, their e-mail, or both (`on`). A ban uses
+    what the comment still keeps of those; keeping neither is a 409."""
+
+    reason: Annotated[str, Meta(min_length=1, max_length=500, pattern=NOT_BLANK)]
+    on: Literal["network", "email", "both"] = "both"
+    minutes: Annotated[int, Meta(ge=1, le=100 * 366 * 24 * 60)] | None = None  # null: for good
+
+
+class Ban(msgspec.Struct):
+    """A ban as moderators see it: the network only as a /24 or /64 prefix, the e-mail not at all
+    (only whether the ban matches it)."""
+
+    id: int
+    address: str | None
+    email: bool
+    author: str
+    comment: int | None
+    pending: int | None
+    reason: str
+    created: str
+    expires: str | None
+    moderator: str
+    lifted: str | None
+    lifted_by: str | None
+    active: bool
+
+
+class BanList(msgspec.Struct):
+    bans: list[Ban]
+    next: int | None
+
+
+class WordLists(msgspec.Struct):
+    hold_words: list[str]
+    refuse_words: list[str]
+
+
+class CommenterIn(Base):
+    """A commenter's address, sent in a body (never in a URL, which logs would keep)."""
+
+    email: Annotated[str, Meta(max_length=EMAIL_MAX, pattern=EMAIL_PATTERN)]
+
+
+class ForgetIn(CommenterIn):
+    keep_text: bool = False  # anonymise the comments but keep their text
+
+
+class Forgotten(msgspec.Struct):
+    """What `forget` changed: comments anonymised (published ones stay as "deleted" with their
+    text only with keep_text), held comments dropped, bans renamed, notifications dropped."""
+
+    comments: int
+    pending: int
+    bans: int
+    subscriptions: int = 0  # its "notify me of replies" (0 or 1)
+    notifications: int = 0  # outbox rows that held the address or its comments
+
+
+class StoredComment(msgspec.Struct):
+    """A comment as the database keeps it, for its author's copy of their data."""
+
+    id: int
+    article: str
+    parent: int | None
+    author: str
+    avatar: str
+    body: str
+    created: str
+    edited: str | None
+    status: str
+    network: str | None
+
+
+class StoredHeld(msgspec.Struct):
+    id: int
+    article: str
+    parent: int | None
+    author: str
+    avatar: str
+    body: str
+    created: str
+    reason: str
+    network: str | None
+
+
+class StoredSubscription(msgspec.Struct):
+    """The address's answer to "notify me of replies", and when it was last asked to confirm."""
+
+    state: Literal["unconfirmed", "confirmed", "unsubscribed"]
+    asked: str
+
+
+class CommenterData(msgspec.Struct):
+    """Everything stored about one e-mail address (`realtime export --email`, the admin API)."""
+
+    email: str
+    exported: str
+    comments: list[StoredComment]
+    pending: list[StoredHeld]
+    bans: list[Ban]
+    subscription: StoredSubscription | None = None
+    notifications: list[Notification] = msgspec.field(default_factory=list)  # mails to it

@@ -26,7 +26,8 @@ from realtime.config import Settings
 from realtime.errors import AppError
 from realtime.formatting import render_stored
 from realtime.live.hub import Hub
-from realtime.service import CommentService, timestamp
+from realtime.models import CommenterIn, timestamp
+from realtime.service import CommentService
 from realtime.store import Store, is_postgres_url
 from realtime.store.archive import (
     FORMAT_VERSION,
@@ -40,11 +41,12 @@ from realtime.store.archive import (
     export_records,
     import_records,
 )
+from realtime.store.files import restore
 from realtime.store.postgres import without_password
 from realtime.store.sqlite import sqlite_path
 from realtime.wxr import WxrComment, WxrError, WxrPost, plain_text, read_wxr
 
-COMMANDS = ("backup", "export", "import", "import-wxr")
+COMMANDS = ("backup", "restore", "export", "import", "import-wxr")
 EMAIL_NOTE = (
     "The export includes each commenter's e-mail address (private: never shown by the API, but "
     "needed to keep 'moderation = first' working after a move). Keep the file as private as the "
@@ -76,6 +78,13 @@ def add_commands(commands: Any, shared: Callable[[argparse.ArgumentParser], None
             "commits, written beside FILE, checked, then renamed into place.",
         ),
         commands.add_parser(
+            "restore",
+            help="put a backup in place of the database (no server may be running on it)",
+            description="Refuses while any process has the database open (a server holds a "
+            "lock on <db>.lock). Checks the backup (integrity, schema), then swaps it in "
+            "atomically; the old database is kept as <db>.before-restore.",
+        ),
+        commands.add_parser(
             "export",
             help="write all articles and comments as JSON lines",
             description="One JSON record per line: a header, the articles, every comment (any "
@@ -100,11 +109,16 @@ def add_commands(commands: Any, shared: Callable[[argparse.ArgumentParser], None
             "The e-mail addresses are kept (never shown) for 'moderation = first'.",
         ),
     ]
-    backup_parser, export_parser, import_parser, wxr_parser = parsers
+    backup_parser, restore_parser, export_parser, import_parser, wxr_parser = parsers
     backup_parser.add_argument("file", help="the copy to write (replaced if it exists)")
+    restore_parser.add_argument("file", help="a backup written by `realtime backup`")
     export_parser.add_argument("file", nargs="?", default="-", help="the file to write, or -")
     export_parser.add_argument(
         "--no-email", action="store_true", help="leave the e-mail addresses out"
+    )
+    export_parser.add_argument(
+        "--email",
+        help="instead, everything stored about this address, as one JSON document",
     )
     import_parser.add_argument("file", help="an export written by `realtime export`, or -")
     wxr_parser.add_argument("file", help="the WordPress export (Tools → Export → All content)")
@@ -129,6 +143,15 @@ async def _dispatch(args: argparse.Namespace, settings: Settings) -> str:
             _existing(settings.db), args.file, busy_timeout_ms=settings.busy_timeout_ms
         )
         return f"backed up {_shown(settings.db)} to {args.file} ({comments} comments)"
+    if args.command == "restore":
+        if is_postgres_url(settings.db):
+            raise PortabilityError(
+                "restore a PostgreSQL database with pg_restore (docs/scaling.md)"
+            )
+        comments = restore(Path(args.file), sqlite_path(settings.db))
+        return f"restored {args.file} into {settings.db} ({comments} comments)"
+    if args.command == "export" and args.email:
+        return await export_commenter(settings, args.email, args.file)
     if args.command == "export":
         return await export(settings, args.file, with_email=not args.no_email)
     if args.command == "import":
@@ -173,6 +196,19 @@ async def _store(settings: Settings) -> AsyncIterator[Store]:
 
 
 # ---- JSON lines ------------------------------------------------------------------------------
+
+
+async def export_commenter(settings: Settings, email: str, file: str) -> str:
+    """Everything stored about one address (a commenter's request for their data)."""
+    address = msgspec.convert({"email": email}, CommenterIn).email
+    _existing(settings.db)
+    async with _store(settings) as store:
+        service = CommentService(settings, store, Hub(settings.reader_backlog_bytes))
+        data = await service.privacy.export(address)
+    with _output(file) as out:
+        out.write(msgspec.json.format(_encode(data)) + b"\n")
+    where = "standard output" if file == "-" else file
+    return f"exported {len(data.comments)} comments and {len(data.pending)} held ones to {where}"
 
 
 async def export(settings: Settings, file: str, *, with_email: bool) -> str:

@@ -18,7 +18,7 @@ from typing import Literal
 import msgspec
 
 from realtime.config import Settings
-from realtime.errors import Forbidden, Invalid, NotFound, Unauthorized
+from realtime.errors import Forbidden, Invalid, NotFound, RefusedWord, Unauthorized
 from realtime.formatting import render, render_stored
 from realtime.limits import RepeatGuard, SocketCounter, TokenBucket
 from realtime.live.hub import Hub, Message
@@ -42,8 +42,19 @@ from realtime.models import (
     RecentList,
     SortedPage,
     WatchersEvent,
+    timestamp,
 )
 from realtime.moderation import Moderation
+from realtime.moderators import (
+    Actor,
+    Bans,
+    Client,
+    Moderators,
+    Privacy,
+    Publishers,
+    WordRules,
+    hash_token,
+)
 from realtime.notify import Links, Notifier
 from realtime.sorting import parse_sort, sorted_page, start_of
 from realtime.store import Edited, NewComment, Posted, Removed, Store
@@ -57,13 +68,6 @@ _slug_re = re.compile(SLUG_PATTERN)
 Clock = Callable[[], datetime]
 # The one answer to a token that may not change a comment, whether the comment exists or not.
 NOT_YOURS = "this token does not allow changing that comment"
-
-
-def timestamp(moment: datetime) -> str:
-    """ISO 8601 in UTC with milliseconds and a Z, as the API shows it."""
-    return (
-        moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
-    )
 
 
 def is_slug(text: str) -> bool:
@@ -81,10 +85,6 @@ def slug_list(raw: str) -> list[str]:
     return slugs
 
 
-def hash_token(token: str) -> bytes:
-    return hashlib.sha256(token.encode()).digest()
-
-
 class CommentService:
     def __init__(
         self, settings: Settings, store: Store, hub: Hub, clock: Clock = lambda: datetime.now(UTC)
@@ -98,7 +98,18 @@ class CommentService:
         self.comments_posted = 0
         per_client = settings.max_readers_per_client if settings.rate_limit == "on" else None
         self.sockets = SocketCounter(settings.max_readers, per_client)
-        self.moderation = Moderation(settings, store, hub, self._publish_posted)
+        self.words = WordRules(settings.hold_words, settings.refuse_words)
+        self.moderators = Moderators(settings, store, clock)
+        self.bans = Bans(settings, store, clock)
+        self.moderation = Moderation(settings, store, hub, self._publish_posted, clock)
+        self.moderation.words = self.words
+        self.privacy = Privacy(
+            store,
+            self.bans,
+            self.avatar,
+            clock,
+            Publishers(self._publish_edited, self._publish_removed, self.moderation.dropped),
+        )
         self.votes = Votes(settings, store, hub)
         self.notifier = Notifier(settings, store)  # started by the app's lifespan
         self.links = Links(store, self.moderation)
@@ -195,11 +206,14 @@ class CommentService:
         if not is_slug(slug):
             raise NotFound(f"no article {slug!r}")
         new = self._new_comment(slug, data)
+        self._refuse_words(author=new.author, body=new.body)
         if client is not None and self.settings.rate_limit == "on":
             self.repeats.check(client, new.body)
             self.bucket.take(client)
+        poster = self.bans.client(client)
+        await self.bans.check(poster, new.email)
         token = secrets.token_urlsafe(32)
-        new = msgspec.structs.replace(new, token_hash=hash_token(token))
+        new = msgspec.structs.replace(new, token_hash=hash_token(token), **self._kept(poster))
         reason = await self.moderation.hold_reason(new, data.website)
         status: Literal["published", "pending"]
         if reason is None:
@@ -232,6 +246,34 @@ class CommentService:
         )
         return CommentCreated(comment, token, status)
 
+    def _refuse_words(self, **fields: str) -> None:
+        for field, text in fields.items():
+            word = self.words.refuse.find(text)
+            if word is not None:
+                what = "your name" if field == "author" else "your comment"
+                raise RefusedWord(
+                    f"{what} contains “{word}”, which this site does not accept"
+                    " (rule: refuse_words)",
+                    field,
+                    word,
+                )
+
+    def _kept(self, poster: Client) -> dict[str, str | bytes | None]:
+        """What the comment keeps of its poster's network, for bans (none if kept no days)."""
+        if self.settings.client_address_days == 0:
+            return {}
+        return {"client_prefix": poster.prefix, "client_key": poster.key}
+
+    def reload_words(self, settings: Settings) -> WordRules:
+        """New word lists from reloaded settings (the rest of the settings needs a restart)."""
+        self.words = self.moderation.words = WordRules(settings.hold_words, settings.refuse_words)
+        log.info(
+            "word lists reloaded: %d hold, %d refuse",
+            len(self.words.hold.entries),
+            len(self.words.refuse.entries),
+        )
+        return self.words
+
     def _new_comment(self, slug: str, data: CommentIn) -> NewComment:
         author = self._bounded(data.author, "author", self.settings.author_max_chars)
         body = self._bounded(data.body, "body", self.settings.body_max_chars)
@@ -254,21 +296,28 @@ class CommentService:
         )
 
     async def edit(self, comment_id: int, data: CommentEdit, bearer: str | None) -> Comment:
-        await self._authorize(comment_id, bearer)
+        actor = await self._authorize(comment_id, bearer)
         body = self._bounded(data.body, "body", self.settings.body_max_chars)
+        if actor is None:
+            self._refuse_words(body=body)  # an author's edit is screened like a new comment
+        now = self.clock()
         fmt = self.settings.format
         edited = await self.store.edit_comment(
             comment_id,
             (body, render(body, fmt), fmt),
-            timestamp(self.clock()),
+            timestamp(now),
             on_commit=self._publish_edited,
+            note=actor.note("edit", now) if actor else None,
         )
         log.info("comment edited id=%d article=%s", comment_id, edited.comment.article)
         return edited.comment
 
     async def delete(self, comment_id: int, bearer: str | None) -> None:
-        await self._authorize(comment_id, bearer)
-        removed = await self.store.delete_comment(comment_id, on_commit=self._publish_removed)
+        actor = await self._authorize(comment_id, bearer)
+        note = actor.note("delete", self.clock()) if actor else None
+        removed = await self.store.delete_comment(
+            comment_id, on_commit=self._publish_removed, note=note
+        )
         log.info("comment deleted id=%d article=%s", comment_id, removed.article)
 
     def avatar(self, identity: str) -> str:
@@ -285,40 +334,25 @@ class CommentService:
 
     # ---- authorization -----------------------------------------------------------------------
 
-    def is_admin(self, bearer: str | None) -> bool:
-        expected = self.settings.admin_token
-        return (
-            bool(expected)
-            and bearer is not None
-            and hmac.compare_digest(bearer.encode(), expected.encode())
-        )
-
-    def require_admin(self, bearer: str | None) -> None:
-        if not self.settings.admin_token:
-            raise Forbidden("admin endpoints are disabled (no admin token configured)")
-        if bearer is None:
-            raise Unauthorized("an admin token is required")
-        if not self.is_admin(bearer):
-            raise Forbidden("not the admin token")
-
-    async def _authorize(self, comment_id: int, bearer: str | None) -> None:
-        """The credentials first, then the comment: a token that is neither the admin's nor
-        this comment's author's gets the same 403 whether the id exists or not."""
+    async def _authorize(self, comment_id: int, bearer: str | None) -> Actor | None:
+        """The comment's author within the edit window (None), or a moderator (their Actor).
+        The credentials first, then the comment: a token that is neither a moderator's nor this
+        comment's author's gets the same 403 whether the id exists or not."""
         if bearer is None:
             raise Unauthorized("the comment's author token is required")
         owner = await self.store.authorship(comment_id)
-        admin = self.is_admin(bearer)
-        if not admin and (
-            owner is None or not hmac.compare_digest(hash_token(bearer), owner.token_hash)
-        ):
+        author = owner is not None and hmac.compare_digest(hash_token(bearer), owner.token_hash)
+        actor = None if author else await self.moderators.identify(bearer)
+        if not author and actor is None:
             raise Forbidden(NOT_YOURS)
         if owner is None or not owner.published:
-            raise NotFound(f"no comment {comment_id}")  # to the admin, or to its own author
-        if admin:
-            return
+            raise NotFound(f"no comment {comment_id}")  # to a moderator, or to its own author
+        if actor is not None:
+            return actor
         created = datetime.fromisoformat(owner.created)
         if self.clock() > created + timedelta(seconds=self.settings.edit_window_seconds):
             raise Forbidden("the edit window for this comment has closed")
+        return None
 
     # ---- publishing after commit (called by the writer, in commit order) ---------------------
 

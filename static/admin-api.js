@@ -1,4 +1,4 @@
-// The moderators' endpoints (admin token as the bearer) on top of the public API.
+// The moderators' endpoints (the admin token or a moderator's as the bearer) on top of the public API.
 
 import { Api } from './api.js';
 
@@ -8,8 +8,13 @@ export class AdminApi extends Api {
     this.token = token;
   }
 
-  admin(method, path) {
-    return this.request(method, path, { token: this.token });
+  admin(method, path, body) {
+    return this.request(method, path, { token: this.token, body });
+  }
+
+  /** Who the token belongs to: {name, owner}. */
+  me() {
+    return this.admin('GET', '/api/admin/me');
   }
 
   pending() {
@@ -44,6 +49,34 @@ export class AdminApi extends Api {
 
   setClosed(slug, closed) {
     return this.admin('POST', `/api/admin/articles/${encodeURIComponent(slug)}/${closed ? 'close' : 'reopen'}`);
+  }
+
+  /** Ban the poster of a comment: source is 'comments' (published) or 'pending' (held). */
+  ban(source, id, { reason, on, minutes }) {
+    return this.admin('POST', `/api/admin/${source}/${id}/ban`, { reason, on, minutes });
+  }
+
+  bans({ q = '', all = false, before = null } = {}) {
+    const query = new URLSearchParams({ q });
+    if (all) query.set('all', '1');
+    if (before !== null) query.set('before', String(before));
+    return this.admin('GET', `/api/admin/bans?${query}`);
+  }
+
+  lift(id) {
+    return this.admin('DELETE', `/api/admin/bans/${id}`);
+  }
+
+  audit(before = null) {
+    return this.admin('GET', `/api/admin/audit${before === null ? '' : `?before=${before}`}`);
+  }
+
+  words() {
+    return this.admin('GET', '/api/admin/words');
+  }
+
+  reloadWords() {
+    return this.admin('POST', '/api/admin/words/reload');
   }
 }
 

@@ -13,8 +13,9 @@ export class Queue {
    * @param {(slug: string) => string} titleOf
    * @param {(slug: string) => void} onShowArticle  open that article's published thread
    * @param {(error: Error) => void} onAuthError  the token was refused: sign out
+   * @param {(source, comment, card: () => Element) => Element} banButton  its "Ban…" button
    */
-  constructor({ api, list, count, empty, titleOf, onShowArticle, onAuthError }) {
+  constructor({ api, list, count, empty, titleOf, onShowArticle, onAuthError, banButton }) {
     this.api = api;
     this.list = list;
     this.countNode = count;
@@ -22,6 +23,7 @@ export class Queue {
     this.titleOf = titleOf;
     this.onShowArticle = onShowArticle;
     this.onAuthError = onAuthError;
+    this.banButton = banButton;
     this.items = new Map(); // pending id -> node
   }
 
@@ -88,7 +90,7 @@ export class Queue {
       id: `pending-${held.id}`,
       label: t('admin.held_label', { author: held.author }),
       details,
-      actions: [approve, reject],
+      actions: [approve, reject, this.banButton('pending', held, () => node)],
     });
     const reason = t('admin.held', { reason: reasonText(held.reason) });
     node.querySelector('.adm-card').prepend(h('p', { class: 'adm-reason', text: reason }));
@@ -119,6 +121,7 @@ const REASONS = [
   [/^more than (?<max>\d+) links$/, 'admin.reason.links'],
   [/^every comment is moderated$/, 'admin.reason.all'],
   [/^first comment from this author$/, 'admin.reason.first'],
+  [/^contains “(?<word>.+)” \(hold_words\)$/, 'admin.reason.word'],
 ];
 
 function reasonText(reason) {

@@ -7,7 +7,8 @@ import { LiveSocket } from './live.js';
 export const WS_4403_FORBIDDEN = 4403;
 
 export class AdminSocket extends LiveSocket {
-  /** @param {() => void} onRefused  the server closed with 4403: the token is wrong */
+  /** @param {(reason: string) => void} onRefused  the server closed with 4403: the token is
+   *  wrong, or was revoked (the close frame's reason says which) */
   constructor({ url, token, onEvent, onState, onRefused }) {
     super({ url, onEvent, onState });
     this.token = token;
@@ -23,7 +24,7 @@ export class AdminSocket extends LiveSocket {
   closed(ws, close) {
     if (ws === this.ws && close.code === WS_4403_FORBIDDEN) {
       this.stop();
-      this.onRefused();
+      this.onRefused(close.reason);
       return;
     }
     super.closed(ws, close);

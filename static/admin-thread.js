@@ -13,12 +13,15 @@ const PAGE = 500; // the API's largest page
 
 export class ThreadDesk {
   /** @param {(error: Error) => void} onAuthError  the token was refused: sign out */
-  constructor({ api, list, summary, toggle, onAuthError }) {
+  /** @param {(source, comment, card: () => Element) => Element} banButton  a card's "Ban…" */
+  constructor({ api, list, summary, toggle, onAuthError, banButton, onChange }) {
     this.api = api;
     this.list = list;
     this.summary = summary;
     this.toggle = toggle;
     this.onAuthError = onAuthError;
+    this.banButton = banButton;
+    this.onChange = onChange; // a moderator may have acted: the audit log has news
     this.items = new Map(); // comment id -> node
     this.generation = 0;
     this.socket = null;
@@ -83,9 +86,11 @@ export class ThreadDesk {
       case 'delete':
         this.count = event.count;
         this.remove(event.id);
+        this.onChange();
         break;
       case 'closed':
         this.showClosed(event.closed);
+        this.onChange();
         break;
       case 'pin':
         this.showPinned(event.id, event.pinned);
@@ -149,6 +154,7 @@ export class ThreadDesk {
     const node = this.items.get(comment.id);
     if (!node) return;
     node.querySelector('.adm-body').textContent = comment.body;
+    node.querySelector('.rt-author').textContent = comment.author; // anonymised: "deleted"
     node.querySelector('.adm-edited').hidden = !comment.edited;
   }
 
@@ -212,6 +218,7 @@ export class ThreadDesk {
             onYes: () => this.delete(comment.id, status),
           }),
       }),
+      this.banButton('comments', comment, () => node),
     );
     return node;
   }

@@ -1,8 +1,11 @@
-// /admin: the moderators' page. The admin token is typed once and kept in sessionStorage (this
-// tab only, gone when it closes), and only after the server has accepted it: /ws/admin answers
-// the token with the queue, or closes with 4403.
+// /admin: the moderators' page. The admin token or a moderator's token is typed once and kept in
+// sessionStorage (this tab only, gone when it closes), and only after the server has accepted
+// it: /ws/admin answers the token with the queue, or closes with 4403 (also later, live, when a
+// moderator's token is revoked).
 
 import { AdminApi } from './admin-api.js';
+import { AuditLog, WordsPanel } from './admin-audit.js';
+import { Bans } from './admin-bans.js';
 import { DeadNotices } from './admin-notices.js';
 import { Queue } from './admin-queue.js';
 import { AdminSocket } from './admin-socket.js';
@@ -51,12 +54,32 @@ class Desk {
     this.select = $('article');
     this.toggle = $('close-toggle');
     const signOut = () => onRefused(t('admin.token_revoked_again'));
+    this.audit = new AuditLog({
+      api: this.api,
+      list: $('audit'),
+      empty: $('audit-empty'),
+      more: $('audit-more'),
+      onAuthError: signOut,
+    });
+    this.bans = new Bans({
+      api: this.api,
+      list: $('bans'),
+      empty: $('bans-empty'),
+      search: $('bans-search'),
+      everything: $('bans-all'),
+      onAuthError: signOut,
+      onChange: () => this.audit.refresh(),
+    });
+    this.words = new WordsPanel({ api: this.api, summary: $('words-summary'), button: $('words-reload'), onAuthError: signOut });
+    const banButton = (source, comment, card) => this.bans.button(source, comment, card);
     this.thread = new ThreadDesk({
       api: this.api,
       list: $('thread'),
       summary: $('thread-summary'),
       toggle: this.toggle,
       onAuthError: signOut,
+      banButton,
+      onChange: () => this.audit.refresh(),
     });
     this.queue = new Queue({
       api: this.api,
@@ -66,6 +89,7 @@ class Desk {
       titleOf: (slug) => this.titles.get(slug) ?? slug,
       onShowArticle: (slug) => this.choose(slug, { scroll: true }),
       onAuthError: signOut,
+      banButton,
     });
     this.notices = new DeadNotices({
       api: this.api,
@@ -79,7 +103,8 @@ class Desk {
       token,
       onEvent: (event) => this.handle(event),
       onState: (state) => this.showState(state),
-      onRefused: () => onRefused(t(this.accepted ? 'admin.token_revoked' : 'admin.token_refused')),
+      onRefused: (reason) =>
+        onRefused(t(!this.accepted ? 'admin.token_refused' : /revoked/.test(reason) ? 'admin.moderator_revoked' : 'admin.token_revoked')),
     });
   }
 
@@ -98,6 +123,7 @@ class Desk {
       this.accepted = true;
       this.onAccepted(this.token);
       this.loadArticles();
+      this.loadDesk();
       this.notices.load();
     }
     switch (event.type) {
@@ -109,6 +135,7 @@ class Desk {
         break;
       case 'resolved':
         this.queue.remove(event.id);
+        this.audit.refresh();
         break;
       case 'pong':
         break;
@@ -122,6 +149,19 @@ class Desk {
     status.dataset.state = state;
     status.textContent = t(`state.${state}`);
     if (!this.accepted && state === 'reconnecting') this.onUnreachable();
+  }
+
+  /** Who is signed in, the bans, the audit log and the word lists. */
+  async loadDesk() {
+    this.bans.load();
+    this.audit.load();
+    this.words.load();
+    try {
+      const me = await this.api.me();
+      $('who').textContent = me.owner ? t('admin.who_owner') : me.name;
+    } catch {
+      $('who').textContent = '';
+    }
   }
 
   async loadArticles() {

@@ -290,6 +290,10 @@ export class CommentForm {
       message = t('form.parent_gone');
     } else if (error.status === 409 && error.field === 'body') {
       message = t('form.repeated');
+    } else if (error.code === 'refused_word') {
+      // The server names the word, quoted, in its (English) detail.
+      const word = /“(.+?)”/.exec(error.detail)?.[1] ?? '…';
+      message = t(error.field === 'author' ? 'form.refused_word_author' : 'form.refused_word', { word });
     } else if (error.status === 422 && this.fields[error.field]) {
       // Most likely our bounds were stale: ask again, and say exactly what is wrong.
       this.config = await this.refreshConfig();

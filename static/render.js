@@ -121,9 +121,17 @@ export function timeNode(iso) {
   return h('time', { datetime: iso, title: fullDate(iso), text: ago(iso) });
 }
 
-/** Apply an edit: new body, the "edited" mark, the score and the pin as they stand now. */
+/** Apply an edit: new body, the "edited" mark, the score and the pin as they stand now (and a new
+ *  author: an anonymised one). */
 export function updateComment(node, comment) {
-  replace(node.querySelector(':scope > .rt-card > .rt-body'), serverHtml(comment.html));
+  const card = node.querySelector(':scope > .rt-card');
+  const author = card.querySelector('.rt-author');
+  if (author.textContent !== comment.author) {
+    author.textContent = comment.author;
+    card.setAttribute('aria-label', t('comment.label', { author: comment.author }));
+    card.querySelector('.rt-card-head').firstElementChild.replaceWith(identicon(comment.avatar));
+  }
+  replace(card.querySelector(':scope > .rt-body'), serverHtml(comment.html));
   showScore(node, comment.score);
   showPinned(node, comment.pinned);
   const edited = node.querySelector(':scope > .rt-card .rt-edited');

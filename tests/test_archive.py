@@ -237,7 +237,8 @@ def test_bad_records_change_nothing(
 
 def test_records_cover_every_column(tmp_path: Path) -> None:
     """Each column of the newest schema is in the export, but the author's and voter's hashes
-    (private) and what an import derives (the HTML, the score, the vote counter)."""
+    (private), the poster's network (kept for bans in this database only, hashed under its own
+    key) and what an import derives (the HTML, the score, the vote counter)."""
     db = tmp_path / "db.sqlite"
     with sqlite3.connect(db) as conn:
         for migration in MIGRATIONS:
@@ -246,6 +247,7 @@ def test_records_cover_every_column(tmp_path: Path) -> None:
     for table, record in kinds:
         columns = {row[1] for row in rows(db, f"PRAGMA table_info({table})")}
         left_out = {"token_hash", "voter_hash", "html", "score", "vote_seq"}
+        left_out |= {"client_prefix", "client_key"}
         assert columns - left_out == set(record.__struct_fields__), table
 
 
@@ -395,11 +397,11 @@ async def test_export_and_import_carry_format_votes_and_pins(
     assert rows(target, "SELECT count(*) FROM votes") == [(0,)]
 
 
-@pytest.mark.parametrize("version", [3, 4])
+@pytest.mark.parametrize("version", [3, 4, 5])
 async def test_comments_from_before_formatting_get_their_html_at_start(
     start_server: Any, tmp_path: Path, version: int
 ) -> None:
-    """A database at schema 3 or 4 (before formatting): its comments, held ones too, get html at
+    """A database at schema 3, 4 or 5 (before formatting): its comments, held ones too, get html at
     start, as text (as they were shown)."""
     db = tmp_path / "old.sqlite"
     with sqlite3.connect(db) as conn:

@@ -24,6 +24,7 @@ from tests.notify_parts import (
     settled,
 )
 from tests.servers import UNIT, wait_for
+from tests.test_moderators import add_moderator
 from tests.wsclient import Reader
 
 KARI, OLA, MOD = "kari@example.org", "ola.nordmann@example.net", "moderator@example.com"
@@ -186,6 +187,10 @@ async def test_moderator_approve_link(mail_site: Callable[..., Any], mailbox: Ma
     assert [c["body"] for c in comments] == ["Please approve me."]
     again = await site.http.post(local(links(mail)["reject"], site.url))
     assert again.status_code == 404  # no longer waiting
+    audit = (await site.http.get("/api/admin/audit", headers=AUTH)).json()["entries"]
+    assert [(e["action"], e["actor"], e["pending"]) for e in audit] == [
+        ("approve", "mail-link", pending_id)
+    ]
 
 
 async def test_digest_and_daily_cap(mail_site: Callable[..., Any], mailbox: Mailbox) -> None:
@@ -231,11 +236,17 @@ async def test_refused_mail_goes_dead_and_admin_retries(
     assert (await site.http.get("/api/admin/notifications")).status_code == 401
 
     mailbox.refuse = None
-    retried = await site.http.post(f"/api/admin/notifications/{dead['id']}/retry", headers=AUTH)
+    ola = add_moderator(db(site), "ola")  # a named moderator may retry, and is audited
+    retried = await site.http.post(f"/api/admin/notifications/{dead['id']}/retry", headers=ola)
     assert retried.status_code == 200 and retried.json()["state"] == "pending"
     await wait_for(lambda: len(mailbox.messages) == 1)
     missing = await site.http.post("/api/admin/notifications/999/retry", headers=AUTH)
     assert missing.status_code == 404
+    audit = (await site.http.get("/api/admin/audit", headers=AUTH)).json()["entries"]
+    assert [(e["action"], e["actor"], e["detail"]) for e in audit] == [
+        ("notification-retry", "ola", f"mail confirm notification {dead['id']}"),
+        ("moderator-add", "cli", "moderator ola added"),
+    ]
     await settle(site)
     # The row is marked sent at COMMIT; the sender counts it when its coroutine resumes after.
     metrics = await metrics_with(site, 'realtime_notifications_sent_total{channel="mail"')

@@ -31,7 +31,7 @@ from schemathesis.specs.openapi.checks import (
 )
 from starlette.routing import Route
 
-from realtime.web import http, notify
+from realtime.web import admin, http, notify, openapi_admin
 from realtime.web.app import create_app
 from realtime.web.openapi import OPERATIONS, build_document
 from tests.conftest import ADMIN, SLUG
@@ -66,10 +66,14 @@ class Live:
         self.statuses: Counter[int] = Counter()
 
     def seed(self) -> None:
-        """Keep the example article open, with a few published comments and one held comment."""
+        """Keep the example article open, with a few published comments and one held comment, and
+        its poster unbanned."""
         auth = {"Authorization": f"Bearer {ADMIN}"}
         self.http.put(f"/api/articles/{SLUG}", json={"title": "Seeded"}, headers=auth)
         self.http.post(f"/api/admin/articles/{SLUG}/reopen", headers=auth)
+        # A generated ban on the seed's own network or e-mail would refuse the seed's posts.
+        for ban in self.http.get("/api/admin/bans", headers=auth).json()["bans"]:
+            self.http.delete(f"/api/admin/bans/{ban['id']}", headers=auth)
         page = self.http.get(f"/api/articles/{SLUG}/comments").json()
         for _ in range(SEEDED_COMMENTS - page["count"]):
             self.author_token = self.post({})["token"]
@@ -129,7 +133,12 @@ HYPOTHESIS = settings(
 )
 
 
-@schema.parametrize()
+# The moderators' endpoints refuse every input alike without the right token (401/403): they are
+# fuzzed with the owner's token only, which keeps the suite's time in bounds.
+MODERATOR_OPERATIONS = sorted(op.name for op in openapi_admin.OPERATIONS)
+
+
+@schema.exclude(operation_id=MODERATOR_OPERATIONS).parametrize()
 @HYPOTHESIS
 def test_api(case: Any, live: Live) -> None:
     """Documented status, documented shape, no 5xx, no traceback; rejections change nothing."""
@@ -137,7 +146,9 @@ def test_api(case: Any, live: Live) -> None:
 
 
 @pytest.mark.parametrize("bearer", ["admin", "author", "wrong"])
-@schema.include(operation_id=[op.name for op in OPERATIONS if op.auth]).parametrize()
+@schema.include(
+    operation_id=[op.name for op in OPERATIONS if op.auth and op.name not in MODERATOR_OPERATIONS]
+).parametrize()
 @HYPOTHESIS
 def test_api_with_tokens(case: Any, bearer: str, live: Live) -> None:
     """The same with the admin token, a real author token (of another comment) or a wrong one."""
@@ -145,6 +156,14 @@ def test_api_with_tokens(case: Any, bearer: str, live: Live) -> None:
     # The token replaces whatever schemathesis put there, so its idea of which requests are
     # invalid no longer holds: everything but `negative_data_rejection` is checked.
     headers = {**(case.headers or {}), "Authorization": f"Bearer {token}"}
+    check_case(case, live, headers, [c for c in CHECKS if c is not negative_data_rejection])
+
+
+@schema.include(operation_id=MODERATOR_OPERATIONS).parametrize()
+@HYPOTHESIS
+def test_moderator_api_with_the_owner_token(case: Any, live: Live) -> None:
+    """Bans, the audit log, word lists and a commenter's data: no 5xx, refusals write nothing."""
+    headers = {**(case.headers or {}), "Authorization": f"Bearer {ADMIN}"}
     check_case(case, live, headers, [c for c in CHECKS if c is not negative_data_rejection])
 
 
@@ -164,7 +183,9 @@ def test_stateful(live: Live) -> None:
     """Sequences that follow the document's links: an article created, commented on, replied to,
     closed and reopened; a comment edited and deleted with its author's token, a held one
     approved or rejected. Every answer documented, no 5xx, and a refusal changes nothing."""
-    machine: Any = schema.as_state_machine()
+    # The moderators' operations have no links, and bans and forgetting change what later steps
+    # can draw, so a replayed scenario would not be the same: they are fuzzed statelessly only.
+    machine: Any = schema.exclude(operation_id=MODERATOR_OPERATIONS).as_state_machine()
     tokens: set[str] = set()  # author tokens handed out so far
 
     class Workflow(machine):  # type: ignore[misc, valid-type]
@@ -207,13 +228,13 @@ def test_stateful(live: Live) -> None:
 
 
 def test_every_route_is_documented(tmp_path: Path) -> None:
-    """Each method of each route in `http.routes`, `notify.routes` and the feeds has its
-    operation in the document."""
+    """Each method of each route in `http.routes`, `admin.routes`, `notify.routes` and the
+    feeds has its operation in the document."""
     paths = build_document()["paths"]
     app = create_app(make_settings(tmp_path / "db.sqlite"))
     feeds = [route for route in app.routes if getattr(route, "path", "").startswith("/feeds/")]
     assert len(feeds) == 2
-    for route in [*http.routes, *notify.routes, *feeds]:
+    for route in [*http.routes, *admin.routes, *notify.routes, *feeds]:
         assert isinstance(route, Route)
         for method in (route.methods or set()) - {"HEAD"}:
             assert method.lower() in paths.get(route.path, {}), f"{method} {route.path}"

@@ -1,5 +1,6 @@
 """What the signed links in mails do: confirm an address, unsubscribe it, approve or reject a
-held comment. They work without a login or the admin token: the signature is the permission.
+held comment. They work without a login or the admin token: the signature is the permission
+(the audit trail names the actor of an approval or rejection "mail-link").
 A forged or expired link is refused (403) before anything is read or changed."""
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from typing import Literal
 from realtime.errors import Forbidden, NotFound
 from realtime.models import Comment, PendingComment
 from realtime.moderation import Moderation
+from realtime.moderators import MAIL_LINK_ACTOR
 from realtime.notify.signing import verify_link
 from realtime.store import Store
 
@@ -43,7 +45,7 @@ class Links:
         return found[0]
 
     async def approve(self, token: str) -> Comment:
-        return await self.moderation.approve(self.check("approve", token))
+        return await self.moderation.approve(self.check("approve", token), MAIL_LINK_ACTOR)
 
     async def reject(self, token: str) -> None:
-        await self.moderation.reject(self.check("reject", token))
+        await self.moderation.reject(self.check("reject", token), MAIL_LINK_ACTOR)

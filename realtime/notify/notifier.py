@@ -14,6 +14,7 @@ from realtime.notify.channels import DeliveryError, post_webhook, send_mail
 from realtime.notify.mail import Composer
 from realtime.notify.sender import Sender
 from realtime.store import Store
+from realtime.store.audit import Note
 from realtime.store.notices import Hook, Rules, decode_mail
 from realtime.store.outbox import Claimed
 
@@ -73,8 +74,9 @@ class Notifier:
         """Notifications that gave up, newest first, with their last error (no addresses)."""
         return await self.store.outbox.listing("dead")
 
-    async def retry(self, row_id: int) -> Notification:
-        revived = await self.store.outbox.revive(row_id, time.time())
+    async def retry(self, row_id: int, note: Note) -> Notification:
+        """A dead notification sent again; `note` is the audit row's who and when."""
+        revived = await self.store.outbox.revive(row_id, time.time(), note)
         if revived is None:
             raise NotFound(f"no dead notification {row_id}")
         self.sender.kick()

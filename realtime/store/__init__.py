@@ -16,8 +16,9 @@
 
 from __future__ import annotations
 
-from realtime.store.core import Authorship, Change, Edited, NewComment, Posted, Removed, Store
+from realtime.store.core import Store
 from realtime.store.db import Backend, SchemaTooNew, Tx, is_postgres_url
+from realtime.store.results import Authorship, Change, Edited, NewComment, Posted, Removed
 from realtime.store.schema import MIGRATIONS, migrate
 
 __all__ = [

@@ -18,76 +18,35 @@ import msgspec
 
 from realtime.config import Settings
 from realtime.errors import NotFound, Unavailable
-from realtime.models import Article, ArticleIn, Comment, PendingComment
-from realtime.store import moderation, notices, threads, votes
+from realtime.models import Article, ArticleIn, AuditPage, Comment, PendingComment
+from realtime.store import audit, moderation, notices, threads, votes
+from realtime.store.audit import Note
 from realtime.store.backends import open_backend
+from realtime.store.bans import BanStore
 from realtime.store.db import Backend, Tx, scalar
 from realtime.store.group_commit import GroupCommitWriter, OnCommit, Work
+from realtime.store.moderators import ModeratorStore
 from realtime.store.notices import Rules
 from realtime.store.outbox import Outbox
+from realtime.store.privacy import PrivacyStore
+from realtime.store.results import (
+    COMMENT_COLUMNS,
+    NEXT_REV,
+    Authorship,
+    Change,
+    Edited,
+    NewComment,
+    Posted,
+    Removed,
+)
 from realtime.store.rows import ARTICLE_COLUMNS as _ARTICLE_COLUMNS
-from realtime.store.rows import COMMENT_COLUMNS as _COMMENT_COLUMNS
-from realtime.store.rows import NEXT_REV as _NEXT_REV
 from realtime.store.rows import article_from, comment_from
 from realtime.store.threads import Key, Sort
 from realtime.store.votes import Pinned, Tally
 
-_PREFIXED_COLUMNS = ", ".join(f"comments.{name}" for name in _COMMENT_COLUMNS.split(", "))
+# The comment's columns, each prefixed with its table (for a join).
+_PREFIXED_COLUMNS = ", ".join(f"comments.{name}" for name in COMMENT_COLUMNS.split(", "))
 T = TypeVar("T")
-
-
-class NewComment(msgspec.Struct, frozen=True, kw_only=True):
-    """A comment the service has checked and is about to store (never sent to anyone).
-    Its fields, in order, are the columns `moderation.NEW_COLUMNS`."""
-
-    article: str
-    parent: int | None
-    author: str
-    email: str | None
-    avatar: str
-    body: str
-    created: str
-    token_hash: bytes
-    html: str  # `body` rendered by realtime.formatting, in `format`
-    format: str
-    voter_hash: bytes | None = None  # the poster's voter (keyed hash): no votes on one's own
-    notify: bool = False
-
-
-class Posted(msgspec.Struct, frozen=True):
-    comment: Comment
-    count: int
-
-
-class Removed(msgspec.Struct, frozen=True):
-    id: int
-    article: str
-    count: int
-    rev: int = 0
-
-
-class Edited(msgspec.Struct, frozen=True):
-    comment: Comment
-    rev: int
-
-
-class Change(msgspec.Struct, frozen=True):
-    """An edit or deletion since some `rev`, as the comment stands now (None once deleted)."""
-
-    id: int
-    rev: int
-    comment: Comment | None
-
-
-class Authorship(msgspec.Struct, frozen=True):
-    """What the service needs to decide whether a token may edit or delete a comment
-    (also once deleted: its author is then told so, anyone else learns nothing)."""
-
-    id: int
-    article: str
-    created: str
-    token_hash: bytes
-    published: bool
 
 
 class Store:
@@ -95,6 +54,10 @@ class Store:
         self.backend = backend
         self.writer = GroupCommitWriter(backend, group_commit_max)
         self.avatar_key = b""
+        self.ban_key = b""  # keys the hashes of networks and e-mails that bans match
+        self.moderators = ModeratorStore(backend, self.writer)
+        self.bans = BanStore(backend, self.writer)
+        self.privacy = PrivacyStore(backend, self.writer, lambda: self.rules)
         self.notify_key = b""
         self.delivery_prefix = ""
         # What changes write to the outbox (empty: nothing), and who to tell that they did.
@@ -117,6 +80,7 @@ class Store:
         store = cls(backend, group_commit_max)
         try:
             store.avatar_key = bytes.fromhex(await store._meta("avatar_key"))
+            store.ban_key = bytes.fromhex(await store._meta("ban_key"))
             store.notify_key = bytes.fromhex(await store._meta("notify_key"))
             store.delivery_prefix = await store._meta("delivery_prefix")
         except BaseException:
@@ -181,7 +145,7 @@ class Store:
 
     async def comments_after(self, slug: str, after: int, limit: int) -> list[Comment]:
         rows = await self._all(
-            f"SELECT {_COMMENT_COLUMNS} FROM comments"
+            f"SELECT {COMMENT_COLUMNS} FROM comments"
             " WHERE article = ? AND id > ? AND status = 'published' ORDER BY id LIMIT ?",
             (slug, after, limit),
         )
@@ -224,7 +188,7 @@ class Store:
         """Edits and deletions with `revs[0] < rev <= revs[1]` of comments up to `upto_id`,
         oldest first."""
         rows = await self._all(
-            f"SELECT {_COMMENT_COLUMNS}, status, rev FROM comments"
+            f"SELECT {COMMENT_COLUMNS}, status, rev FROM comments"
             " WHERE article = ? AND rev > ? AND rev <= ? AND id <= ? ORDER BY rev LIMIT ?",
             (slug, *revs, upto_id, limit),
         )
@@ -235,7 +199,7 @@ class Store:
 
     async def get_comment(self, comment_id: int) -> Comment | None:
         row = await self._one(
-            f"SELECT {_COMMENT_COLUMNS} FROM comments WHERE id = ? AND status = 'published'",
+            f"SELECT {COMMENT_COLUMNS} FROM comments WHERE id = ? AND status = 'published'",
             (comment_id,),
         )
         return comment_from(row) if row else None
@@ -311,33 +275,38 @@ class Store:
         text: tuple[str, str, str],
         edited: str,
         on_commit: OnCommit[Edited] | None = None,
+        note: Note | None = None,
     ) -> Edited:
         """`text` is the new (body, html, format)."""
 
         async def work(tx: Tx) -> Edited:
             row = await tx.one(
                 "UPDATE comments SET body = ?, html = ?, format = ?, edited = ?,"
-                f" rev = ({_NEXT_REV}) WHERE id = ? AND status = 'published'"
-                f" RETURNING {_COMMENT_COLUMNS}, rev",
+                f" rev = ({NEXT_REV}) WHERE id = ? AND status = 'published'"
+                f" RETURNING {COMMENT_COLUMNS}, rev",
                 (*text, edited, comment_id),
             )
             if row is None:
                 raise NotFound(f"no comment {comment_id}")
             comment, rev = comment_from(row), int(row[-1])
+            await audit.record(tx, note, article=comment.article, comment=comment_id)
             await notices.edited(tx, self.rules, comment, rev, time.time())
             return Edited(comment, rev)
 
         return await self._notifying(work, on_commit)
 
     async def delete_comment(
-        self, comment_id: int, on_commit: OnCommit[Removed] | None = None
+        self,
+        comment_id: int,
+        on_commit: OnCommit[Removed] | None = None,
+        note: Note | None = None,
     ) -> Removed:
         """Soft delete: replies keep their parent id; the text and e-mail are scrubbed."""
 
         async def work(tx: Tx) -> Removed:
             row = await tx.one(
                 "UPDATE comments SET status = 'deleted', body = '', html = '', email = NULL,"
-                f" rev = ({_NEXT_REV}) WHERE id = ? AND status = 'published'"
+                f" rev = ({NEXT_REV}) WHERE id = ? AND status = 'published'"
                 " RETURNING article, rev",
                 (comment_id,),
             )
@@ -349,6 +318,7 @@ class Store:
                 "UPDATE articles SET count = count - 1 WHERE slug = ? RETURNING count",
                 (article,),
             )
+            await audit.record(tx, note, article=article, comment=comment_id)
             removed = Removed(comment_id, article, int(count), int(rev))
             change = (article, comment_id, removed.count, removed.rev)
             await notices.deleted(tx, self.rules, change, time.time())
@@ -386,27 +356,47 @@ class Store:
 
         return await self._notifying(work, on_commit)
 
-    async def approve(self, pending_id: int, on_commit: OnCommit[Posted] | None = None) -> Posted:
+    async def approve(
+        self, pending_id: int, on_commit: OnCommit[Posted] | None = None, note: Note | None = None
+    ) -> Posted:
         async def work(tx: Tx) -> Posted:
             comment, count, sender = await moderation.approve(tx, pending_id)
+            await audit.record(
+                tx, note, article=comment.article, comment=comment.id, pending=pending_id
+            )
             await notices.published(tx, self.rules, (comment, count), sender, time.time())
             return Posted(comment, count)
 
         return await self._notifying(work, on_commit)
 
-    async def reject(self, pending_id: int, on_commit: OnCommit[None] | None = None) -> None:
-        await self.writer.submit(lambda tx: moderation.reject(tx, pending_id), on_commit)
+    async def reject(
+        self, pending_id: int, on_commit: OnCommit[None] | None = None, note: Note | None = None
+    ) -> None:
+        async def work(tx: Tx) -> None:
+            article = await moderation.reject(tx, pending_id)
+            await audit.record(tx, note, article=article, pending=pending_id)
+
+        await self.writer.submit(work, on_commit)
 
     async def set_closed(
-        self, slug: str, closed: bool, on_commit: OnCommit[Article] | None = None
+        self,
+        slug: str,
+        closed: bool,
+        on_commit: OnCommit[Article] | None = None,
+        note: Note | None = None,
     ) -> Article:
         async def work(tx: Tx) -> Article:
             article = await moderation.set_closed(tx, slug, closed)
+            await audit.record(tx, note, article=slug)
             if closed:
                 await notices.closed(tx, self.rules, slug, time.time())
             return article
 
         return await self._notifying(work, on_commit)
+
+    async def audit_page(self, before: int | None, limit: int) -> AuditPage:
+        """The audit trail, newest first (`before`: the id a page starts below)."""
+        return await audit.page(self.backend.reader(), before, limit)
 
     async def set_subscription(self, subscriber_id: int, state: str) -> bool:
         """Confirm or unsubscribe an address (by its subscriber id); False if that cannot be."""
@@ -424,11 +414,18 @@ class Store:
         )
 
     async def set_pinned(
-        self, comment_id: int, pinned: bool, on_commit: OnCommit[Pinned] | None = None
+        self,
+        comment_id: int,
+        pinned: bool,
+        on_commit: OnCommit[Pinned] | None = None,
+        note: Note | None = None,
     ) -> Pinned:
-        return await self.writer.submit(
-            lambda tx: votes.set_pinned(tx, comment_id, pinned), on_commit
-        )
+        async def work(tx: Tx) -> Pinned:
+            done = await votes.set_pinned(tx, comment_id, pinned)
+            await audit.record(tx, note, article=done.comment.article, comment=comment_id)
+            return done
+
+        return await self.writer.submit(work, on_commit)
 
     # ---- sorted threads, recent comments -----------------------------------------------------
 

@@ -93,6 +93,11 @@ class Backend(Protocol):
         """Rows were inserted with explicit ids up to `highest`: never give those out again."""
         ...
 
+    async def scrub(self) -> bool:
+        """Leave no copy of deleted or overwritten data in the database's own files (the WAL
+        on SQLite); True when that is done, False when a later checkpoint will finish it."""
+        ...
+
     def snapshot(self) -> AbstractAsyncContextManager[Tx]:
         """A connection inside a read-only transaction: every read sees one moment (export)."""
         ...

@@ -19,7 +19,7 @@ PENDING_COLUMNS = "id, article, parent, author, avatar, body, created, reason"
 # The columns of a new comment, in the order of `NewComment`'s fields.
 NEW_COLUMNS = (
     "article, parent, author, email, avatar, body, created, token_hash, html, format, voter_hash,"
-    " notify"
+    " client_prefix, client_key, notify"
 )
 NEW_MARKS = ", ".join("?" * len(NEW_COLUMNS.split(",")))
 
@@ -80,10 +80,12 @@ async def approve(tx: Tx, pending_id: int) -> tuple[Comment, int, tuple[str | No
     return comment_from(row), int(count[0]), (email, bool(notify))
 
 
-async def reject(tx: Tx, pending_id: int) -> None:
-    row = await tx.one("DELETE FROM pending WHERE id = ? RETURNING id", (pending_id,))
+async def reject(tx: Tx, pending_id: int) -> str:
+    """Drop a held comment; returns its article."""
+    row = await tx.one("DELETE FROM pending WHERE id = ? RETURNING article", (pending_id,))
     if row is None:
         raise NotFound(f"no held comment {pending_id}")
+    return str(row[0])
 
 
 async def set_closed(tx: Tx, slug: str, closed: bool) -> Article:

@@ -15,12 +15,13 @@ from typing import Any, Literal
 import msgspec
 
 from realtime.models import Notification
+from realtime.store.audit import Note, record
 from realtime.store.db import Backend, Row, Tx
 from realtime.store.group_commit import GroupCommitWriter
 
 Channel = Literal["mail", "webhook"]
 _COLUMNS = "id, channel, event, target, payload, attempts"
-_INFO_COLUMNS = "id, channel, event, target, state, attempts, created, last_error"
+INFO_COLUMNS = "id, channel, event, target, state, attempts, created, last_error"
 
 
 class Outgoing(msgspec.Struct, frozen=True):
@@ -105,16 +106,23 @@ class Outbox:
         for row_id in row_ids:
             await self._update("UPDATE outbox SET lease_until = 0 WHERE id = ?", (row_id,))
 
-    async def revive(self, row_id: int, now: float) -> Notification | None:
-        """A dead notification, pending again with a fresh count of attempts (admin's retry)."""
+    async def revive(
+        self, row_id: int, now: float, note: Note | None = None
+    ) -> Notification | None:
+        """A dead notification, pending again with a fresh count of attempts (admin's retry),
+        with its audit row in the same transaction."""
 
         async def work(tx: Tx) -> Notification | None:
             rows = await tx.all(
                 "UPDATE outbox SET state = 'pending', attempts = 0, due = ?, lease_until = 0,"
-                f" finished = NULL WHERE id = ? AND state = 'dead' RETURNING {_INFO_COLUMNS}",
+                f" finished = NULL WHERE id = ? AND state = 'dead' RETURNING {INFO_COLUMNS}",
                 (now, row_id),
             )
-            return next((_notification(row) for row in rows), None)
+            revived = next((notification(row) for row in rows), None)
+            if revived is not None:
+                detail = f"{revived.channel} {revived.event} notification {row_id}"
+                await record(tx, note, detail=detail)
+            return revived
 
         return await self._writer.submit(work)
 
@@ -133,10 +141,10 @@ class Outbox:
 
     async def listing(self, state: str, limit: int = 200) -> list[Notification]:
         rows = await self._backend.reader().all(
-            f"SELECT {_INFO_COLUMNS} FROM outbox WHERE state = ? ORDER BY id DESC LIMIT ?",
+            f"SELECT {INFO_COLUMNS} FROM outbox WHERE state = ? ORDER BY id DESC LIMIT ?",
             (state, limit),
         )
-        return [_notification(row) for row in rows]
+        return [notification(row) for row in rows]
 
     async def _update(self, sql: str, params: tuple[Any, ...]) -> None:
         async def work(tx: Tx) -> None:
@@ -145,7 +153,7 @@ class Outbox:
         await self._writer.submit(work)
 
 
-def _notification(row: Any) -> Notification:
+def notification(row: Any) -> Notification:
     """A row as the admin sees it: a mail's target (an address) is never shown."""
     row_id, channel, event, target, state, attempts, created, last_error = row
     return Notification(
@@ -155,11 +163,11 @@ def _notification(row: Any) -> Notification:
         target=target if channel == "webhook" else None,
         state=state,
         attempts=attempts,
-        created=_iso(created),
+        created=iso(created),
         last_error=last_error,
     )
 
 
-def _iso(seconds: float) -> str:
+def iso(seconds: float) -> str:
     moment = datetime.fromtimestamp(seconds, UTC)
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"

@@ -218,6 +218,14 @@ class PostgresBackend:
         async with self.pool.acquire(timeout=self._timeout) as conn:
             return await pg_schema.version(conn)
 
+    async def scrub(self) -> bool:
+        """VACUUM the tables a forgetting changes, so the old row versions are gone from what
+        PostgreSQL reads. Their bytes may stay in free space and in WAL segments until both are
+        reused: erasing those is the database's own business (docs/privacy.md)."""
+        async with self.pool.acquire(timeout=self._timeout) as conn:
+            await conn.execute("VACUUM comments, pending, bans")
+        return True
+
     async def close(self) -> None:
         await self.pool.close()
 

@@ -12,8 +12,9 @@ COMMENT_COLUMNS = (
     "id, article, parent, author, avatar, body, created, edited, html, score, up, down, pinned"
 )
 ARTICLE_COLUMNS = "slug, title, url, created, count, closed"
-# The next change number (edits, deletions, pins), taken inside the writer's transaction (one
-# writer at a time).
+# The next change number (edits, deletions, pins), taken inside the writer's transaction: right
+# because write transactions run one at a time on every backend (SQLite's write lock,
+# PostgreSQL's writer lock), so change numbers follow commit order, in each article and across.
 NEXT_REV = "SELECT coalesce(max(rev), 0) + 1 FROM comments WHERE rev > 0"
 
 

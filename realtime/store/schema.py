@@ -100,7 +100,62 @@ MIGRATIONS: list[str] = [
     CREATE INDEX outbox_target ON outbox(target, created);
     CREATE INDEX outbox_dead ON outbox(id) WHERE state = 'dead';
     """,
-    # 5: votes, pins and formatting. `html` is the body rendered by the server's sanitizer
+    # 5: named moderators (only a hash of each token), the audit trail of what they did, bans,
+    # and per comment what a ban needs: the poster's network as moderators may see it (a /24 or
+    # /64 prefix) and a keyed hash of the network the ban matches (the IPv4 address, the IPv6
+    # /64), both erased after `client_address_days`. `ban_key` keys the hashes of addresses and
+    # e-mails in bans, so no ban holds an address or an e-mail in clear.
+    """
+    INSERT INTO meta VALUES ('ban_key', lower(hex(randomblob(32))));
+    CREATE TABLE moderators (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        name TEXT NOT NULL,
+        token_hash BLOB NOT NULL UNIQUE,
+        created TEXT NOT NULL,
+        revoked TEXT,
+        rev INTEGER NOT NULL
+    ) STRICT;
+    CREATE UNIQUE INDEX moderators_active_name ON moderators(name) WHERE revoked IS NULL;
+    CREATE INDEX moderators_rev ON moderators(rev);
+    CREATE TABLE audit (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        at TEXT NOT NULL,
+        actor TEXT NOT NULL,
+        moderator INTEGER REFERENCES moderators(id),
+        action TEXT NOT NULL,
+        article TEXT,
+        comment INTEGER,
+        pending INTEGER,
+        detail TEXT NOT NULL DEFAULT ''
+    ) STRICT;
+    CREATE TABLE bans (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        address_key BLOB,
+        address_prefix TEXT,
+        email_key BLOB,
+        author TEXT NOT NULL,
+        comment INTEGER,
+        pending INTEGER,
+        reason TEXT NOT NULL,
+        created TEXT NOT NULL,
+        expires TEXT,
+        moderator TEXT NOT NULL,
+        lifted TEXT,
+        lifted_by TEXT,
+        rev INTEGER NOT NULL,
+        CHECK (address_key IS NOT NULL OR email_key IS NOT NULL)
+    ) STRICT;
+    CREATE INDEX bans_rev ON bans(rev);
+    CREATE INDEX bans_address ON bans(address_key) WHERE address_key IS NOT NULL;
+    CREATE INDEX bans_email ON bans(email_key) WHERE email_key IS NOT NULL;
+    ALTER TABLE comments ADD COLUMN client_prefix TEXT;
+    ALTER TABLE comments ADD COLUMN client_key BLOB;
+    ALTER TABLE pending ADD COLUMN client_prefix TEXT;
+    ALTER TABLE pending ADD COLUMN client_key BLOB;
+    CREATE INDEX comments_client_created ON comments(created) WHERE client_key IS NOT NULL;
+    CREATE INDEX pending_email ON pending(email) WHERE email IS NOT NULL;
+    """,
+    # 6: votes, pins and formatting. `html` is the body rendered by the server's sanitizer
     # (realtime.formatting) in the comment's `format`; rows older than this get it when the
     # server starts (`CommentService.render_missing`: Python, not SQL, makes it), as `text`, the
     # way they were shown before. Score counters live on the comment row and change in the same

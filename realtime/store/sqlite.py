@@ -3,6 +3,9 @@
 WAL lets the readers go on while the writer commits; `synchronous=FULL` makes every COMMIT an
 fsync, so a 201 is on disk. `BEGIN IMMEDIATE` takes the write lock at the start of a group, so a
 second process on the same file waits (up to the busy timeout) instead of failing mid-group.
+`secure_delete` overwrites what is deleted or updated with zeros (in pages and on the freelist),
+and `scrub` folds the WAL into the file and truncates it, so forgotten data leaves no bytes
+behind in either file. While open, the backend holds a shared lock on the file (`files.InUse`).
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ import aiosqlite
 
 from realtime.store.db import Params, Row, Tx
 from realtime.store.file_guard import FileGuard
+from realtime.store.files import InUse
 from realtime.store.schema import migrate, user_version
 
 READERS = 2
@@ -68,7 +72,9 @@ class SqliteBackend:
         readers: list[aiosqlite.Connection],
         path: Path,
         busy_timeout_ms: int,
+        in_use: InUse | None = None,
     ) -> None:
+        self._in_use = in_use
         self._writer = SqliteTx(writer)
         self._readers = [SqliteTx(conn) for conn in readers]
         self._next_reader = itertools.cycle(self._readers)
@@ -80,14 +86,20 @@ class SqliteBackend:
     async def open(cls, path: str | Path, busy_timeout_ms: int = 5000) -> SqliteBackend:
         path = sqlite_path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        writer = await connect(path, busy_timeout_ms)
+        in_use = InUse.take(path)
+        try:
+            writer = await connect(path, busy_timeout_ms)
+        except BaseException:
+            in_use.release()
+            raise
         try:
             await migrate(writer)
             readers = [await connect(path, busy_timeout_ms) for _ in range(READERS)]
         except BaseException:
             await writer.close()
+            in_use.release()
             raise
-        backend = cls(writer, readers, path, busy_timeout_ms)
+        backend = cls(writer, readers, path, busy_timeout_ms, in_use)
         backend.file_guard = FileGuard.watch(path)  # the file just opened, and its -wal
         return backend
 
@@ -120,6 +132,16 @@ class SqliteBackend:
     async def ids_taken(self, tx: Tx, table: str, highest: int) -> None:
         """AUTOINCREMENT moves past explicit ids by itself."""
 
+    async def scrub(self) -> bool:
+        """Fold the WAL into the database and truncate it, so no old page image is left in it;
+        False if a reader kept it from finishing (it is then done by a later checkpoint)."""
+        conn = await connect(self.path, self._busy_timeout_ms)
+        try:
+            row = await SqliteTx(conn).one("PRAGMA wal_checkpoint(TRUNCATE)")
+        finally:
+            await conn.close()
+        return row is not None and row[0] == 0
+
     @asynccontextmanager
     async def snapshot(self) -> AsyncIterator[SqliteTx]:
         """Its own connection, so a long export holds no reader the server needs."""
@@ -137,6 +159,9 @@ class SqliteBackend:
     async def close(self) -> None:
         for tx in [*self._readers, self._writer]:
             await tx.conn.close()
+        if self._in_use is not None:
+            self._in_use.release()
+            self._in_use = None
 
 
 async def connect(path: str | Path, busy_timeout_ms: int = 5000) -> aiosqlite.Connection:
@@ -147,6 +172,7 @@ async def connect(path: str | Path, busy_timeout_ms: int = 5000) -> aiosqlite.Co
         "journal_mode = WAL",
         "synchronous = FULL",
         "foreign_keys = ON",
+        "secure_delete = ON",
         f"busy_timeout = {int(busy_timeout_ms)}",
     ):
         await conn.execute(f"PRAGMA {pragma}")

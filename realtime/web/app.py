@@ -6,7 +6,8 @@ import asyncio
 import contextlib
 import logging
 import os
-from collections.abc import AsyncIterator
+import signal
+from collections.abc import AsyncIterator, Callable, Coroutine
 from typing import Any
 
 import msgspec
@@ -19,7 +20,8 @@ from starlette.responses import Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from realtime.config import Settings
+from realtime.backups import AutoBackup
+from realtime.config import ConfigError, Settings, load_settings
 from realtime.errors import AppError, MethodNotAllowed, NotFound, from_validation
 from realtime.live.backfill import StoreBackfill
 from realtime.live.factory import make_hub
@@ -27,7 +29,7 @@ from realtime.models import ErrorBody, ErrorDetail
 from realtime.service import CommentService
 from realtime.store import Store
 from realtime.topics import COUNT_PREFIX
-from realtime.web import http, notify, sse, ws
+from realtime.web import admin, http, lognoise, notify, sse, ws
 from realtime.web.counts_cache import CountsCache
 from realtime.web.descriptors import DESCRIPTORS, DescriptorBudget
 from realtime.web.feeds import Feeds
@@ -101,7 +103,40 @@ async def on_server_error(request: Request, exc: Exception) -> Response:
     return Response(_encode(body), 500, media_type="application/json")
 
 
-def create_app(settings: Settings) -> Starlette:
+def background(
+    service: CommentService, backups: AutoBackup | None
+) -> list[Coroutine[Any, Any, None]]:
+    """What runs beside the requests for as long as the server does."""
+    jobs = [service.announce_watchers(), service.moderators.watch()]
+    jobs += [service.bans.watch(), service.bans.sweep()]
+    if backups is not None:
+        jobs.append(backups.run())
+    return jobs
+
+
+def reload_on_hangup(service: CommentService, reload: Callable[[], Settings]) -> None:
+    """SIGHUP reloads the word lists (in the main thread only: servers in tests run in others)."""
+
+    def hangup() -> None:
+        try:
+            service.reload_words(reload())
+        except ConfigError as exc:
+            log.error("SIGHUP: the settings were not reloaded: %s", exc)
+
+    with contextlib.suppress(ValueError, RuntimeError, NotImplementedError):
+        asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, hangup)
+
+
+def auto_backup(settings: Settings) -> AutoBackup | None:
+    if not settings.backup_interval_minutes:
+        return None
+    backups = AutoBackup(settings)
+    backups.start()
+    return backups
+
+
+def create_app(settings: Settings, reload: Callable[[], Settings] | None = None) -> Starlette:
+    """The app; `reload` gives fresh settings for SIGHUP and the admin page (the word lists)."""
     files = static_dir()
     headers = page_headers(settings)
     descriptors = DescriptorBudget()
@@ -111,6 +146,11 @@ def create_app(settings: Settings) -> Starlette:
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[dict[str, Any]]:
         store = await Store.from_settings(settings)
+        try:
+            backups = auto_backup(settings)
+        except BaseException:
+            await store.close()
+            raise
         hub = make_hub(
             settings.hub, settings.reader_backlog_bytes, StoreBackfill(store), settings.db
         )
@@ -119,8 +159,9 @@ def create_app(settings: Settings) -> Starlette:
         await service.render_missing()
         app.state.service = service
         hub.observe(COUNT_PREFIX, app.state.counts_cache.changed)
-        metrics.bind(service)
-        watchers = asyncio.create_task(service.announce_watchers(), name="watchers")
+        metrics.bind(service, backups)
+        reload_on_hangup(service, app.state.reload_settings)
+        tasks = [asyncio.create_task(job) for job in background(service, backups)]
         descriptors.install(asyncio.get_running_loop())
         await service.notifier.start()
         lean = LeanEndpoints(service, settings)
@@ -133,16 +174,18 @@ def create_app(settings: Settings) -> Starlette:
                 yield {DESCRIPTORS: descriptors, LEAN_WS: lean}
         finally:
             lean.stop()
-            watchers.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await watchers
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
             await service.notifier.stop()  # hands unfinished attempts back, through the store
             await store.close()  # its last commits publish through the hub, so it closes first
             service.votes.events.flush()  # the last vote events, not yet sent
             await hub.close()
+            lognoise.flush()
 
     routes = [
         *http.routes,
+        *admin.routes,
         *notify.routes,
         openapi_route(),
         *ws.routes,
@@ -175,6 +218,7 @@ def create_app(settings: Settings) -> Starlette:
         },
     )
     app.state.settings = settings
+    app.state.reload_settings = reload or (lambda: settings)
     app.state.counts_cache = CountsCache(settings.counts_cache_seconds)
     app.state.pages = pages  # also renders the pages of the signed links (web/notify.py)
     return app
@@ -182,6 +226,7 @@ def create_app(settings: Settings) -> Starlette:
 
 # `realtime serve --workers N`: the parent resolves the settings once and hands them to each worker.
 SETTINGS_ENV = "_REALTIME_SETTINGS"  # not REALTIME_*: `load_settings` refuses unknown keys
+CONFIG_ENV = "_REALTIME_CONFIG"  # the --config file, which SIGHUP reads again
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s"
 
 
@@ -190,4 +235,18 @@ def app_from_environ() -> Starlette:
     settings = msgspec.json.decode(os.environ[SETTINGS_ENV], type=Settings)
     # A spawned worker starts with no logging set up: set it up as `realtime` did in the parent.
     logging.basicConfig(level=settings.log_level.upper(), format=LOG_FORMAT)
-    return create_app(settings)
+    lognoise.install()
+    reload = reloader(os.environ.get(CONFIG_ENV) or None)
+    # uvicorn restarts the workers on SIGHUP to the parent: each reads the word lists afresh.
+    return create_app(with_words(settings, reload()), reload)
+
+
+def reloader(config_file: str | None) -> Callable[[], Settings]:
+    """Settings read again from the same file and environment (for the word lists)."""
+    return lambda: load_settings(config_file)
+
+
+def with_words(settings: Settings, fresh: Settings) -> Settings:
+    return msgspec.structs.replace(
+        settings, hold_words=fresh.hold_words, refuse_words=fresh.refuse_words
+    )

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from urllib.parse import parse_qsl
 
 from realtime.config import Settings
-from realtime.errors import AppError, BadRequest, Conflict, Invalid, RateLimited
+from realtime.errors import AppError, BadRequest, Conflict, Invalid, RateLimited, RefusedWord
 from realtime.models import EMAIL_PATTERN
 from realtime.web.i18n import Translator
 
@@ -89,6 +89,9 @@ def explain(error: AppError, form: FormState, t: Translator) -> None:
         form.problem = t.t("form.rate_limited", seconds=error.retry_after)
     elif isinstance(error, Conflict) and error.field == "body":
         form.errors["body"] = t.t("form.repeated")
+    elif isinstance(error, RefusedWord) and error.field in FIELDS:
+        key = "form.refused_word_author" if error.field == "author" else "form.refused_word"
+        form.errors[error.field] = t.t(key, word=error.word)
     elif error.field in FIELDS:
         form.errors[error.field] = t.t("form.field_refused")
     else:

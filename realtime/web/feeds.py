@@ -18,8 +18,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from realtime.errors import NotFound
-from realtime.models import Comment
-from realtime.service import timestamp
+from realtime.models import Comment, timestamp
 from realtime.web.http import service
 from realtime.web.i18n import Translator
 

@@ -24,8 +24,8 @@ from realtime.models import (
     PreviewIn,
     VoteIn,
 )
-from realtime.moderation import Moderation
-from realtime.service import CommentService, hash_token, slug_list
+from realtime.moderators import Actor, hash_token
+from realtime.service import CommentService, slug_list
 from realtime.web.counts_cache import CountsCache
 
 T = TypeVar("T")
@@ -149,7 +149,7 @@ async def get_article(request: Request) -> Response:
 
 async def put_article(request: Request) -> Response:
     svc = service(request)
-    svc.require_admin(bearer(request))
+    await svc.moderators.owner(bearer(request))
     data = await read_json(request, ArticleIn)
     article, created = await svc.put_article(request.path_params["slug"], data)
     return json_response(article, 201 if created else 200)
@@ -175,7 +175,7 @@ async def recent_comments(request: Request) -> Response:
 async def vote(request: Request) -> Response:
     comment_id = path_id(request)
     data = await read_json(request, VoteIn)
-    address = request.client.host if request.client else "unknown"
+    address = client_address(request)
     token = bearer(request)
     author = hash_token(token) if token else None
     return json_response(await service(request).votes.vote(comment_id, data, address, author))
@@ -186,9 +186,15 @@ async def preview(request: Request) -> Response:
     return json_response(service(request).preview(data.body))
 
 
+def client_address(request: Request) -> str:
+    """The client as the limits and bans see it: uvicorn has already replaced the peer with
+    X-Forwarded-For when the peer is one of the `trusted_proxies`."""
+    return request.client.host if request.client else "unknown"
+
+
 async def post_comment(request: Request) -> Response:
     data = await read_json(request, CommentIn)
-    address = request.client.host if request.client else "unknown"
+    address = client_address(request)
     created = await service(request).post(request.path_params["slug"], data, address)
     kind = "comments" if created.status == "published" else "admin/pending"
     return json_response(created, 201, {"Location": f"/api/{kind}/{created.comment.id}"})
@@ -221,39 +227,43 @@ async def counts(request: Request) -> Response:
     return Response(body, media_type="application/json")
 
 
-# ---- moderation (admin token) ----------------------------------------------------------------
+# ---- moderation (the admin token or a moderator's) -------------------------------------------
 
 
-def moderation(request: Request) -> Moderation:
-    """The moderation service, once the admin token is checked."""
-    svc = service(request)
-    svc.require_admin(bearer(request))
-    return svc.moderation
+async def moderator(request: Request) -> Actor:
+    """Who is moderating: 401 without a token or with a revoked one, 403 with another."""
+    return await service(request).moderators.authenticate(bearer(request))
 
 
 async def list_pending(request: Request) -> Response:
+    await moderator(request)
     slug = request.query_params.get("article")
-    return json_response(PendingList(await moderation(request).pending(slug)))
+    return json_response(PendingList(await service(request).moderation.pending(slug)))
 
 
 async def approve_pending(request: Request) -> Response:
-    return json_response(await moderation(request).approve(path_id(request)))
+    actor = await moderator(request)
+    return json_response(await service(request).moderation.approve(path_id(request), actor))
 
 
 async def reject_pending(request: Request) -> Response:
-    await moderation(request).reject(path_id(request))
+    actor = await moderator(request)
+    await service(request).moderation.reject(path_id(request), actor)
     return Response(status_code=204)
 
 
 async def pin_comment(request: Request) -> Response:
+    actor = await moderator(request)
     pinned = request.url.path.endswith("/pin")
-    return json_response(await moderation(request).set_pinned(path_id(request), pinned))
+    moderation = service(request).moderation
+    return json_response(await moderation.set_pinned(path_id(request), pinned, actor))
 
 
 async def close_article(request: Request) -> Response:
+    actor = await moderator(request)
     closed = request.url.path.endswith("/close")
     slug = request.path_params["slug"]
-    return json_response(await moderation(request).set_closed(slug, closed))
+    return json_response(await service(request).moderation.set_closed(slug, closed, actor))
 
 
 def not_recent(handler: Endpoint) -> Endpoint:

@@ -22,6 +22,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from realtime.web.stalls import GcPauses, LoopLag
 
 if TYPE_CHECKING:
+    from realtime.backups import AutoBackup
     from realtime.service import CommentService
     from realtime.web.descriptors import DescriptorBudget
 
@@ -57,10 +58,12 @@ class Metrics:
         )
         self._gc_pause = [gc_pause.labels(str(generation)) for generation in range(3)]
         self._service: CommentService | None = None
+        self._backups: AutoBackup | None = None
         self.registry.register(self)
 
-    def bind(self, service: CommentService) -> None:
+    def bind(self, service: CommentService, backups: AutoBackup | None = None) -> None:
         self._service = service
+        self._backups = backups
         service.store.writer.stats.observers.append(
             lambda seconds, _jobs: self.commit_seconds.observe(seconds)
         )
@@ -113,6 +116,21 @@ class Metrics:
                 value=self._descriptors.refused,
             )
         yield from _notifications(service)
+        yield from self._collect_backups()
+
+    def _collect_backups(self) -> Iterator[Metric]:
+        if self._backups is None:
+            return
+        stats = self._backups.stats
+        yield CounterMetricFamily("realtime_backups", "Automatic backups taken", value=stats.taken)
+        yield CounterMetricFamily(
+            "realtime_backup_failures", "Automatic backups that failed", value=stats.failed
+        )
+        yield GaugeMetricFamily(
+            "realtime_last_backup_timestamp_seconds",
+            "Unix time of the newest good automatic backup (0: none yet)",
+            value=stats.last_success,
+        )
 
     async def endpoint(self, request: Request) -> Response:
         return Response(generate_latest(self.registry), media_type=CONTENT_TYPE_LATEST)

@@ -17,7 +17,8 @@ from starlette.routing import Route
 from realtime.errors import NotFound
 from realtime.models import NotificationList, PendingComment
 from realtime.notify import PURPOSES, Links, Purpose
-from realtime.web.http import bearer, json_response, path_id, resource, service
+from realtime.web.admin import moderator
+from realtime.web.http import json_response, path_id, resource, service
 from realtime.web.pages import Pages
 
 
@@ -81,15 +82,15 @@ def _page(
 
 
 async def list_dead(request: Request) -> Response:
-    svc = service(request)
-    svc.require_admin(bearer(request))
+    svc, _ = await moderator(request)
     return json_response(NotificationList(await svc.notifier.dead()))
 
 
 async def retry_dead(request: Request) -> Response:
-    svc = service(request)
-    svc.require_admin(bearer(request))
-    return json_response(await svc.notifier.retry(path_id(request)))
+    """A moderation action like any other: audited with who retried it."""
+    svc, actor = await moderator(request)
+    note = actor.note("notification-retry", svc.clock())
+    return json_response(await svc.notifier.retry(path_id(request), note))
 
 
 routes = [

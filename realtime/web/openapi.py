@@ -9,7 +9,6 @@ document once, when `create_app` makes the route; each request gets the same byt
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 import msgspec
@@ -45,20 +44,22 @@ from realtime.models import (
     VoteResult,
     WebhookEvent,
 )
+from realtime.web import openapi_admin
+from realtime.web.operation import BODY_ERRORS, ID_MAX, Operation
 
 SCHEMAS = "#/components/schemas/{name}"
 EXAMPLE_SLUG = "nato-annual-report"
 OPTIONAL_SLUG = f"^({SLUG_PATTERN[1:-1]})?$"
-ID_MAX = 2**63 - 1  # SQLite's INTEGER
 
 
 ERROR_MEANINGS = {
     400: "malformed JSON or invalid UTF-8",
-    401: "no bearer token",
-    403: "admin endpoints disabled, a token that does not grant this, or an article closed to "
-    "new comments",
+    401: "no bearer token, or a revoked moderator's token",
+    403: "admin endpoints disabled, a token that does not grant this, a banned poster, or an "
+    "article closed to new comments",
     404: "unknown article or comment",
-    409: "a parent that is not there or in another article, or the same comment twice in a row",
+    409: "a parent that is not there or in another article, the same comment twice in a row, or"
+    " a ban on what the comment no longer keeps",
     413: "request body over the configured bound",
     415: "request body is not application/json",
     422: "a field or parameter out of bounds (named in `field`)",
@@ -66,28 +67,6 @@ ERROR_MEANINGS = {
     503: "the database cannot take the write right now (see Retry-After), or the database file"
     " is gone from under the server; nothing was written",
 }
-# Every endpoint that reads a JSON body can answer these.
-BODY_ERRORS = (400, 413, 415, 422)
-
-
-@dataclass(frozen=True, kw_only=True)
-class Operation:
-    name: str
-    method: str
-    path: str
-    summary: str
-    response: type[Any] | None
-    ok: tuple[int, ...] = (200,)
-    body: type[Any] | None = None
-    parameters: tuple[str, ...] = ()
-    errors: tuple[int, ...] = ()
-    auth: bool = False
-    # Other shapes the success may have (e.g. a sorted page of threads): `anyOf` all of them.
-    alternatives: tuple[type[Any], ...] = ()
-    # The success answer is not JSON but this media type (a page, a feed).
-    media: str | None = None
-
-
 ATOM = "application/atom+xml"
 SUCCESS = {201: "created", 304: "not modified: the If-None-Match ETag is current (no body)"}
 
@@ -103,7 +82,8 @@ PARAMETERS: dict[str, dict[str, Any]] = {
         "name": "id",
         "in": "path",
         "required": True,
-        "description": "a comment's id (under /api/admin/pending: a held comment's)",
+        "description": "a comment's id (under /api/admin/pending: a held comment's; under"
+        " /api/admin/bans: a ban's)",
         "schema": {"type": "integer", "minimum": 1, "maximum": ID_MAX},
         "example": 1,
     },
@@ -519,6 +499,11 @@ def _webhooks() -> dict[str, Any]:
     return hooks
 
 
+# The moderators' endpoints (`admin.routes`), kept in their own module for size.
+PARAMETERS.update(openapi_admin.PARAMETERS)
+OPERATIONS = (*OPERATIONS, *openapi_admin.OPERATIONS)
+
+
 def build_document(operations: tuple[Operation, ...] = OPERATIONS) -> dict[str, Any]:
     """The whole document; every error status of an operation answers with `ErrorBody`."""
     kinds = {
@@ -555,7 +540,8 @@ def build_document(operations: tuple[Operation, ...] = OPERATIONS) -> dict[str, 
                 "bearer": {
                     "type": "http",
                     "scheme": "bearer",
-                    "description": "the admin token, or the author token a POST returned",
+                    "description": "the admin token, a moderator's token, or the author token"
+                    " a POST returned",
                 }
             },
         },

@@ -21,10 +21,12 @@ from typing import Any
 
 import uvicorn
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+from uvicorn.protocols.utils import ClientDisconnected
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 from websockets.http11 import Request
 
 from realtime.config import Settings
+from realtime.web import lognoise
 from realtime.web.descriptors import DESCRIPTORS, LINGER_SECONDS, REFUSAL, DescriptorBudget
 from realtime.web.lean_ws import LEAN_WS, LeanEndpoints, LeanSocket, handshake
 from realtime.web.sse import DIRECT_STREAM
@@ -80,6 +82,10 @@ class DirectWebSocketProtocol(WebSocketsSansIOProtocol):
         super().shutdown()
 
     async def send(self, message: Any) -> None:
+        if message["type"] == "websocket.send" and self.close_sent and self.handshake_complete:
+            # The connection has already failed (the client sent a bad frame) before the app
+            # heard of it: for the app that is a disconnect, not a misuse of ASGI to log.
+            raise ClientDisconnected()
         await super().send(message)
         if message["type"] == "websocket.accept" and self.handshake_complete:
             # The handshake request and response are never read again: ~4 KiB per reader.
@@ -221,7 +227,13 @@ class BudgetedHttpProtocol(DirectHttpProtocol):
         super().connection_lost(exc)
 
 
+def quiet_client_noise() -> None:
+    """What clients get wrong is logged in one line at most, rate-limited (`lognoise`)."""
+    lognoise.install()
+
+
 def uvicorn_config(app: Any, settings: Settings, **overrides: Any) -> uvicorn.Config:
+    quiet_client_noise()
     options: dict[str, Any] = {
         "host": settings.host,
         "port": settings.port,

@@ -11,8 +11,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
-from typing import Protocol
+from collections.abc import AsyncIterator, Coroutine
+from typing import Any, Protocol
 
 import msgspec
 from starlette import status
@@ -20,7 +20,7 @@ from starlette.requests import HTTPConnection
 from starlette.routing import WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from realtime.errors import Invalid, Unavailable
+from realtime.errors import AppError, Invalid, Unavailable
 from realtime.live.hub import HubStats, Message, Overflowed, Sink, Subscriber
 from realtime.models import Auth, CountsSnapshot, Ping, Pong, QueueSnapshot
 from realtime.service import CommentService, is_slug, slug_list
@@ -92,6 +92,8 @@ async def _admitted(websocket: WebSocket) -> AsyncIterator[CommentService | None
     except Unavailable as exc:  # the database is down or restarting: come back later
         log.warning("closing a new reader: %s", exc.message)
         await _close_quietly(websocket, status.WS_1013_TRY_AGAIN_LATER, "database unavailable")
+    except WebSocketDisconnect:
+        pass  # the client left, or broke the protocol, while we were sending: not our error
     finally:
         svc.sockets.close(client)
 
@@ -136,7 +138,8 @@ async def counts_stream(websocket: WebSocket) -> None:
 
 
 async def admin_stream(websocket: WebSocket) -> None:
-    """Moderators: `{"type":"auth","token":…}` first, then the queue and its changes, live."""
+    """Moderators: `{"type":"auth","token":…}` first, then the queue and its changes, live, until
+    the token is revoked (4403)."""
     async with _admitted(websocket) as svc:
         if svc is None:
             return
@@ -146,13 +149,35 @@ async def admin_stream(websocket: WebSocket) -> None:
         except (TimeoutError, msgspec.MsgspecError, KeyError, WebSocketDisconnect):
             await _close_quietly(websocket, status.WS_1008_POLICY_VIOLATION, "auth first")
             return
-        if not svc.is_admin(token):
-            await websocket.close(WS_4403_FORBIDDEN, "not the admin token")
+        try:
+            actor = await svc.moderators.authenticate(token)
+        except AppError as refused:
+            await websocket.close(WS_4403_FORBIDDEN, refused.message[:120])
             return
-        async with svc.hub.subscribe([ADMIN_TOPIC]) as subscriber:
-            queue = await svc.moderation.pending(None)
-            await websocket.send_text(_encode(QueueSnapshot(pending=queue)).decode())
-            await _serve(websocket, subscriber)
+        revoked = await svc.moderators.open_session(actor)
+        try:
+            async with svc.hub.subscribe([ADMIN_TOPIC]) as subscriber:
+                queue = await svc.moderation.pending(None)
+                await websocket.send_text(_encode(QueueSnapshot(pending=queue)).decode())
+                await _until(revoked, _serve(websocket, subscriber))
+        finally:
+            svc.moderators.close_session(actor, revoked)
+        if revoked.is_set():
+            await _close_quietly(websocket, WS_4403_FORBIDDEN, "this moderator's token was revoked")
+
+
+async def _until(event: asyncio.Event, serving: Coroutine[Any, Any, None]) -> None:
+    """Serve until the client leaves or `event` is set, whichever comes first."""
+    served = asyncio.ensure_future(serving)
+    stopped = asyncio.ensure_future(event.wait())
+    try:
+        await asyncio.wait({served, stopped}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in (served, stopped):
+            task.cancel()
+        outcomes = await asyncio.gather(served, stopped, return_exceptions=True)
+    if isinstance(outcomes[0], Exception):
+        raise outcomes[0]  # a failure of the serving itself, not of the wait
 
 
 async def _close_quietly(websocket: WebSocket, code: int, reason: str) -> None:
