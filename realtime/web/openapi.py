@@ -93,7 +93,7 @@ PARAMETERS: dict[str, dict[str, Any]] = {
         "description": "only comments with a larger id (the previous page's `next`)",
         "schema": {"type": "integer", "minimum": 0, "maximum": ID_MAX, "default": 0},
     },
-    "before": {
+    "thread_before": {  # not "before": the audit log's `before` (openapi_admin) has its own
         "name": "before",
         "in": "query",
         "description": "pages of threads before this comment id (in top: before its place); "
@@ -259,7 +259,7 @@ OPERATIONS: tuple[Operation, ...] = (
         " of threads in that order)",
         response=CommentPage,
         alternatives=(SortedPage,),
-        parameters=("slug", "after", "limit", "sort", "before", "cursor"),
+        parameters=("slug", "after", "limit", "sort", "thread_before", "cursor"),
         errors=(404, 422),
     ),
     Operation(
@@ -500,6 +500,7 @@ def _webhooks() -> dict[str, Any]:
 
 
 # The moderators' endpoints (`admin.routes`), kept in their own module for size.
+assert not PARAMETERS.keys() & openapi_admin.PARAMETERS.keys()  # one name, one parameter
 PARAMETERS.update(openapi_admin.PARAMETERS)
 OPERATIONS = (*OPERATIONS, *openapi_admin.OPERATIONS)
 
