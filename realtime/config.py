@@ -103,6 +103,12 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     mails_per_address_per_day: Annotated[int, Meta(ge=1)] = 20
     moderation_link_hours: Annotated[float, Meta(gt=0)] = 72.0
     language: Literal["en", "nb"] = "en"
+    votes: Literal["updown", "up", "off"] = "updown"
+    votes_per_minute: Annotated[float, Meta(gt=0)] = 60.0
+    vote_burst: Positive = 30
+    vote_events_per_second: Annotated[float, Meta(gt=0, le=100)] = 4.0
+    format: Literal["markdown", "text"] = "markdown"
+    feed_size: Annotated[int, Meta(ge=1, le=500)] = 50
     gc_freeze: Literal["on", "off"] = "on"
     loop_stall_log_ms: Annotated[int, Meta(ge=0)] = 100
     counts_cache_seconds: Annotated[float, Meta(ge=0)] = 5.0

@@ -37,6 +37,9 @@ URL_PATTERN = rf"^https?://[^{NO_SPACE}]+$"
 Slug = Annotated[str, Meta(pattern=SLUG_PATTERN)]
 ID_MAX = 2**63 - 1  # the largest SQLite INTEGER
 CommentId = Annotated[int, Meta(ge=1, le=ID_MAX)]
+# A browser's random voter token (the client makes 32 random bytes, base64url).
+VoterToken = Annotated[str, Meta(min_length=16, max_length=128, pattern=r"^[A-Za-z0-9_-]+$")]
+RECENT_MAX = 100
 
 
 def timestamp(moment: datetime) -> str:
@@ -65,12 +68,25 @@ class CommentIn(Base):
     parent: CommentId | None = None
     # Honeypot: a field people never see and bots fill in; a comment with it is held.
     website: Annotated[str, Meta(max_length=URL_MAX)] | None = None
+    # The poster's voter token, so that they cannot vote on their own comment (kept hashed).
+    voter: VoterToken | None = None
     # E-mail me when someone replies (the address is confirmed first; without `email`, ignored).
     notify: bool = False
 
 
 class CommentEdit(Base):
     body: Annotated[str, Meta(min_length=1, max_length=BODY_MAX, pattern=NOT_BLANK)]
+
+
+class VoteIn(Base):
+    """`value` 1 (up), -1 (down) or 0 (take the vote back)."""
+
+    voter: VoterToken
+    value: Literal[1, -1, 0]
+
+
+class PreviewIn(Base):
+    body: Annotated[str, Meta(max_length=BODY_MAX, pattern=r"^[^\x00]*$")]  # no NUL; may be blank
 
 
 # ---- outbound --------------------------------------------------------------------------------
@@ -96,6 +112,13 @@ class Comment(msgspec.Struct):
     body: str
     created: str
     edited: str | None
+    # Additions to API.md: the body as HTML made by the server's sanitizer (the only markup a
+    # client may insert), the votes, and whether a moderator pinned it to the top.
+    html: str = ""
+    score: int = 0
+    up: int = 0
+    down: int = 0
+    pinned: bool = False
 
 
 class ArticleList(msgspec.Struct):
@@ -135,6 +158,36 @@ class CommentPage(msgspec.Struct):
     # The newest edit or deletion when this page was read: a client opens its live thread with
     # ?after=<last id>&rev=<this> to be sent what changed since (an addition to API.md).
     rev: int = 0
+
+
+class SortedPage(msgspec.Struct):
+    """A page of threads (`sort=`): roots in order, each followed by its replies."""
+
+    article: str
+    count: int
+    comments: list[Comment]
+    next: int | None  # the id to go on from (after= in oldest, before= in newest), null at the end
+    rev: int
+    sort: str
+    cursor: str | None  # opaque: the following page
+    prev: str | None  # opaque: the page before, null on the first page
+    last: int | None  # the newest comment id when the page was read: resume the socket after it
+
+
+class VoteResult(msgspec.Struct):
+    id: int
+    score: int
+    up: int
+    down: int
+
+
+class Preview(msgspec.Struct):
+    html: str
+
+
+class RecentList(msgspec.Struct):
+    comments: list[Comment]
+    titles: dict[str, str]  # slug -> article title, for the comments listed
 
 
 class Counts(msgspec.Struct):
@@ -248,6 +301,23 @@ class DeleteEvent(Event, frozen=True, tag="delete"):
     rev: int = 0
 
 
+class VoteEvent(Event, frozen=True, tag="vote"):
+    """A comment's votes changed; coalesced per comment (a few per second at most). `seq`
+    grows with every vote on the comment: keep the event with the highest."""
+
+    id: int
+    score: int
+    up: int
+    down: int
+    seq: int = 0
+
+
+class PinEvent(Event, frozen=True, tag="pin"):
+    id: int
+    pinned: bool
+    rev: int = 0
+
+
 class WatchersEvent(Event, frozen=True, tag="watchers"):
     count: int
 
@@ -291,7 +361,17 @@ class CountEvent(Event, frozen=True, tag="count"):
     count: int
 
 
-ServerEvent = Hello | CommentEvent | EditEvent | DeleteEvent | WatchersEvent | Pong | ClosedEvent
+ServerEvent = (
+    Hello
+    | CommentEvent
+    | EditEvent
+    | DeleteEvent
+    | WatchersEvent
+    | Pong
+    | ClosedEvent
+    | VoteEvent
+    | PinEvent
+)
 CountsStreamEvent = CountsSnapshot | CountEvent
 
 # ---- WebSocket: client to server -------------------------------------------------------------

@@ -22,11 +22,13 @@ from realtime.models import (
     Comment,
     PendingComment,
     PendingEvent,
+    PinEvent,
     ResolvedEvent,
 )
 from realtime.moderators import Actor, WordRules
 from realtime.store import NewComment, Posted, Store
-from realtime.topics import ADMIN_TOPIC
+from realtime.store.votes import Pinned
+from realtime.topics import ADMIN_TOPIC, article_topic
 
 Outcome = Literal["approved", "rejected"]
 _LINK = re.compile(r"https?://|www\.", re.IGNORECASE)
@@ -104,6 +106,17 @@ class Moderation:
     def dropped(self, pending_id: int) -> None:
         """Tell moderators a held comment left the queue without being published."""
         self._announce_resolved(pending_id, "rejected")
+
+    async def set_pinned(self, comment_id: int, pinned: bool, actor: Actor) -> Comment:
+        """Pin a top-level comment to the top of its thread for everyone, or unpin it."""
+
+        def announce(done: Pinned) -> None:
+            event = _encode(PinEvent(id=done.comment.id, pinned=pinned, rev=done.rev))
+            self.hub.publish(article_topic(done.comment.article), Message.of(event, rev=done.rev))
+
+        note = actor.note("pin" if pinned else "unpin", self.clock())
+        done = await self.store.set_pinned(comment_id, pinned, on_commit=announce, note=note)
+        return done.comment
 
     def _announce_held(self, held: PendingComment) -> None:
         self.hub.publish(ADMIN_TOPIC, Message.of(_encode(PendingEvent(comment=held))))

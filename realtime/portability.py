@@ -24,6 +24,7 @@ import msgspec
 
 from realtime.config import Settings
 from realtime.errors import AppError
+from realtime.formatting import render_stored
 from realtime.live.hub import Hub
 from realtime.models import CommenterIn, timestamp
 from realtime.service import CommentService
@@ -156,14 +157,14 @@ async def _dispatch(args: argparse.Namespace, settings: Settings) -> str:
     if args.command == "import":
         records = list(read_records(args.file))
         async with _store(settings) as store:
-            summary = await import_records(store, records)
+            summary = await import_records(store, records, render_stored)
         return _summary(summary, args.file)
     posts = read_wxr(args.file)
     async with _store(settings) as store:
         # The service derives avatars exactly as for a comment posted through the API.
         service = CommentService(settings, store, Hub(settings.reader_backlog_bytes))
         records, left_out = wxr_records(posts, service.avatar)
-        summary = await import_records(store, records, renumber=True)
+        summary = await import_records(store, records, render_stored, renumber=True)
     return _summary(summary, args.file) + f"; left out {left_out} spam, trash, pingbacks, empty"
 
 

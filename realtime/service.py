@@ -19,11 +19,13 @@ import msgspec
 
 from realtime.config import Settings
 from realtime.errors import Forbidden, Invalid, NotFound, RefusedWord, Unauthorized
+from realtime.formatting import render, render_stored
 from realtime.limits import RepeatGuard, SocketCounter, TokenBucket
 from realtime.live.hub import Hub, Message
 from realtime.models import (
     COUNTS_MAX,
     PAGE_MAX,
+    RECENT_MAX,
     SLUG_PATTERN,
     Article,
     ArticleIn,
@@ -36,6 +38,9 @@ from realtime.models import (
     CountEvent,
     DeleteEvent,
     EditEvent,
+    Preview,
+    RecentList,
+    SortedPage,
     WatchersEvent,
     timestamp,
 )
@@ -51,8 +56,10 @@ from realtime.moderators import (
     hash_token,
 )
 from realtime.notify import Links, Notifier
+from realtime.sorting import parse_sort, sorted_page, start_of
 from realtime.store import Edited, NewComment, Posted, Removed, Store
 from realtime.topics import article_topic, count_topic
+from realtime.votes import Votes
 
 log = logging.getLogger("realtime.events")
 _encode = msgspec.json.Encoder().encode
@@ -103,9 +110,17 @@ class CommentService:
             clock,
             Publishers(self._publish_edited, self._publish_removed, self.moderation.dropped),
         )
+        self.votes = Votes(settings, store, hub)
         self.notifier = Notifier(settings, store)  # started by the app's lifespan
         self.links = Links(store, self.moderation)
         store.writer.settle_scope = hub.batch
+
+    async def render_missing(self) -> int:
+        """Make the HTML of comments stored before formatting existed (once, at start)."""
+        made = await self.store.render_missing(render_stored)
+        if made:
+            log.info("made the HTML of %d comments stored before formatting", made)
+        return made
 
     # ---- articles ----------------------------------------------------------------------------
 
@@ -150,6 +165,34 @@ class CommentService:
         comments = rows[:limit]
         return CommentPage(slug, article.count, comments, comments[-1].id if more else None, rev)
 
+    async def sorted_page(
+        self,
+        slug: str,
+        sort: str | None,
+        ids: tuple[int | None, int | None],
+        cursor: str | None,
+        limit: int,
+    ) -> SortedPage:
+        """A page of threads in `sort` order; `ids` are the `after` and `before` parameters."""
+        order = parse_sort(sort)
+        article = await self.article(slug)
+        start = await start_of(self.store, order, ids, cursor)
+        return await sorted_page(self.store, article, start, limit)
+
+    async def recent(self, limit: int) -> RecentList:
+        """The site's newest published comments, newest first, with their articles' titles."""
+        if not 1 <= limit <= RECENT_MAX:
+            raise Invalid(f"limit must be between 1 and {RECENT_MAX}", "limit")
+        comments = await self.store.recent(limit)
+        articles = {comment.article for comment in comments}
+        titles = {a.slug: a.title for a in await self.store.list_articles() if a.slug in articles}
+        return RecentList(comments, titles)
+
+    def preview(self, body: str) -> Preview:
+        """The HTML a comment with this body would get (the form's live preview). Bounded by the
+        model's BODY_MAX only: a draft over the site's own limit is told so when it is posted."""
+        return Preview(render(body, self.settings.format))
+
     async def comment(self, comment_id: int) -> Comment:
         found = await self.store.get_comment(comment_id)
         if found is None:
@@ -179,7 +222,15 @@ class CommentService:
         else:
             held = await self.moderation.hold(new, reason)
             comment = Comment(
-                held.id, slug, held.parent, held.author, held.avatar, held.body, held.created, None
+                held.id,
+                slug,
+                held.parent,
+                held.author,
+                held.avatar,
+                held.body,
+                held.created,
+                None,
+                new.html,
             )
             status = "pending"
         self.comments_posted += 1
@@ -238,6 +289,9 @@ class CommentService:
             body=body,
             created=timestamp(self.clock()),
             token_hash=b"",
+            html=render(body, self.settings.format),
+            format=self.settings.format,
+            voter_hash=self.votes.hash(data.voter) if data.voter else None,
             notify=data.notify and email is not None,  # nowhere to send it without one
         )
 
@@ -247,9 +301,10 @@ class CommentService:
         if actor is None:
             self._refuse_words(body=body)  # an author's edit is screened like a new comment
         now = self.clock()
+        fmt = self.settings.format
         edited = await self.store.edit_comment(
             comment_id,
-            body,
+            (body, render(body, fmt), fmt),
             timestamp(now),
             on_commit=self._publish_edited,
             note=actor.note("edit", now) if actor else None,

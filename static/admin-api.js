@@ -42,6 +42,11 @@ export class AdminApi extends Api {
     return this.admin('DELETE', `/api/comments/${id}`);
   }
 
+  /** Pin a top-level comment to the top of its thread for every reader, or unpin it. */
+  setPinned(id, pinned) {
+    return this.admin('POST', `/api/admin/comments/${id}/${pinned ? 'pin' : 'unpin'}`);
+  }
+
   setClosed(slug, closed) {
     return this.admin('POST', `/api/admin/articles/${encodeURIComponent(slug)}/${closed ? 'close' : 'reopen'}`);
   }

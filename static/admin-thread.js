@@ -92,6 +92,11 @@ export class ThreadDesk {
         this.showClosed(event.closed);
         this.onChange();
         break;
+      case 'pin':
+        this.showPinned(event.id, event.pinned);
+        break;
+      case 'vote':
+        break;
       case 'watchers':
         this.watchers = event.count;
         break;
@@ -153,6 +158,27 @@ export class ThreadDesk {
     node.querySelector('.adm-edited').hidden = !comment.edited;
   }
 
+  showPinned(id, pinned) {
+    const button = this.items.get(id)?.querySelector('.adm-pin');
+    if (!button) return;
+    button.textContent = t(pinned ? 'admin.unpin' : 'admin.pin');
+    button.setAttribute('aria-pressed', String(pinned));
+  }
+
+  async togglePinned(id, button, status) {
+    const pinned = button.getAttribute('aria-pressed') !== 'true';
+    button.disabled = true;
+    try {
+      this.showPinned(id, (await this.api.setPinned(id, pinned)).pinned);
+    } catch (error) {
+      if (isAuthError(error)) return this.onAuthError(error);
+      status.textContent = error.message;
+    } finally {
+      button.disabled = false;
+    }
+    return undefined;
+  }
+
   remove(id) {
     this.items.get(id)?.remove();
     this.items.delete(id);
@@ -170,6 +196,16 @@ export class ThreadDesk {
       ],
       actions: [controls],
     });
+    if (comment.parent === null) {
+      const pin = h('button', {
+        type: 'button',
+        class: 'rt-action adm-pin',
+        text: t(comment.pinned ? 'admin.unpin' : 'admin.pin'),
+        'aria-pressed': String(Boolean(comment.pinned)),
+        onclick: () => this.togglePinned(comment.id, pin, status),
+      });
+      controls.append(pin);
+    }
     controls.append(
       h('button', {
         type: 'button',

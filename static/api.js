@@ -21,6 +21,8 @@ export const DEFAULT_CONFIG = Object.freeze({
   author_max_chars: 80,
   body_max_chars: 10000,
   email_max_chars: 254,
+  votes: 'updown',
+  format: 'markdown',
   notify: false,
 });
 
@@ -88,6 +90,21 @@ export class Api {
   page(slug, after, limit) {
     const query = new URLSearchParams({ after: String(after), limit: String(limit) });
     return this.request('GET', `/api/articles/${encodeURIComponent(slug)}/comments?${query}`);
+  }
+
+  /** A page of threads (sort: oldest | newest | top), from a cursor the server gave. */
+  sortedPage(slug, sort, limit, cursor = null) {
+    const query = new URLSearchParams({ sort, limit: String(limit) });
+    if (cursor) query.set('cursor', cursor);
+    return this.request('GET', `/api/articles/${encodeURIComponent(slug)}/comments?${query}`);
+  }
+
+  vote(id, voter, value) {
+    return this.request('POST', `/api/comments/${id}/vote`, { body: { voter, value } });
+  }
+
+  preview(body) {
+    return this.request('POST', '/api/preview', { body: { body } });
   }
 
   post(slug, fields) {

@@ -4,10 +4,13 @@
 // the server has rendered the form already (it also posts without JavaScript): `adopt` takes
 // it over as it is; `build` makes one for the embed.
 
-import { h, uid } from './dom.js';
+import { h, replace, uid } from './dom.js';
 import { chars } from './format.js';
+import { serverHtml } from './html.js';
 import { t } from './i18n.js';
 import { remembered } from './owned.js';
+
+const PREVIEW_AFTER_MS = 300; // typing pauses this long before the server renders a preview
 
 // The server's EMAIL_PATTERN (realtime/models.py): controls and every kind of space spelled out.
 const NO_SPACE = '\\x00-\\x20\\x7f\\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000\\ufeff';
@@ -44,8 +47,11 @@ export class CommentForm {
    * @param {() => Promise<object>} refreshConfig  the server's bounds, asked again
    * @param {HTMLFormElement} [element]  the server-rendered form to take over
    */
-  constructor({ config, onSubmit, refreshConfig = async () => config, element = null }) {
+  constructor({ config, onSubmit, refreshConfig = async () => config, element = null, preview = null }) {
     this.config = config;
+    this.render = preview; // (body) => Promise<{html}>: the server's rendering of a draft
+    this.previewTimer = null;
+    this.previewed = null;
     this.onSubmit = onSubmit;
     this.refreshConfig = refreshConfig;
     this.parent = null;
@@ -78,10 +84,51 @@ export class CommentForm {
     this.notify.addEventListener('change', () => this.clearError('email'));
     element.addEventListener('submit', (event) => this.send(event));
     if (!this.fields.author.value) this.fields.author.value = remembered.get('author');
+    this.previewBox = element.querySelector('.rt-preview');
+    this.previewBody = element.querySelector('.rt-preview-body');
+    this.watchPreview();
+  }
+
+  /** The live preview: what the server would make of the draft, a moment after typing stops.
+   *  Only the server's sanitizer makes HTML, so the preview is its answer, not ours. */
+  watchPreview() {
+    if (!this.render || !this.previewBox) return;
+    this.fields.body.addEventListener('input', () => {
+      clearTimeout(this.previewTimer);
+      this.previewTimer = setTimeout(() => this.refreshPreview(), PREVIEW_AFTER_MS);
+    });
+    if (this.fields.body.value.trim()) this.refreshPreview();
+  }
+
+  async refreshPreview() {
+    const body = this.fields.body.value;
+    if (body === this.previewed) return;
+    this.previewed = body;
+    if (!body.trim()) {
+      this.previewBox.hidden = true;
+      replace(this.previewBody);
+      return;
+    }
+    try {
+      const { html } = await this.render(body);
+      if (this.fields.body.value !== body) return; // typed on meanwhile: a newer one comes
+      replace(this.previewBody, serverHtml(html));
+      this.previewBox.hidden = false;
+    } catch {
+      this.previewed = null; // too long or offline: the field's own check says why on posting
+    }
   }
 
   build() {
     this.title = h('h3', { class: 'rt-form-title', text: t('form.title') });
+    this.previewBody = h('div', { class: 'rt-preview-body' });
+    this.previewBox = h(
+      'div',
+      { class: 'rt-preview', hidden: true },
+      h('p', { class: 'rt-preview-label', text: t('form.preview') }),
+      this.previewBody,
+    );
+    const hint = this.config.format === 'text' ? 'form.format_hint_text' : 'form.format_hint';
     this.formError = h('p', { class: 'rt-error rt-form-error', role: 'alert', hidden: true });
     this.notice = h('p', { class: 'rt-form-notice', role: 'status', hidden: true });
     this.submit = h('button', { type: 'submit', class: 'rt-button', text: t('form.submit') });
@@ -97,6 +144,8 @@ export class CommentForm {
       { class: 'rt-form', novalidate: true, onsubmit: (event) => this.send(event) },
       this.title,
       this.field('body', t('form.body'), h('textarea', { rows: 5, required: true })),
+      h('p', { class: 'rt-format-hint', text: t(hint) }),
+      this.previewBox,
       h(
         'div',
         { class: 'rt-form-row' },
@@ -117,6 +166,7 @@ export class CommentForm {
     this.closedNote = h('p', { class: 'rt-closed-note', hidden: true, text: t('form.closed') });
     this.fields.author.value = remembered.get('author');
     this.homeSlot = h('div', { class: 'rt-form-home' }, this.element, this.closedNote);
+    this.watchPreview();
   }
 
   /**
@@ -214,11 +264,13 @@ export class CommentForm {
     if (values.email.trim()) fields.email = values.email.trim();
     if (values.notify) fields.notify = true;
     if (this.parent !== null) fields.parent = this.parent;
+    clearTimeout(this.previewTimer); // the draft is being posted: no preview of it after the post
     this.busy(true);
     try {
       const notice = await this.onSubmit(fields);
       remembered.set('author', fields.author);
       this.fields.body.value = '';
+      this.refreshPreview();
       this.home();
       const asked = fields.notify ? t('form.notify_asked') : '';
       if (notice || asked) this.say([notice, asked].filter(Boolean).join(' '));

@@ -59,6 +59,55 @@ export class OwnComments {
   }
 }
 
+/**
+ * This browser's voter: a random token (never shown, only ever sent with a vote or a post, and
+ * kept on the server as a keyed hash), and the votes it cast, so the buttons show them again.
+ */
+export class Voter {
+  constructor(base) {
+    this.key = `realtime:votes:${base}`;
+    this.token = stored('realtime:voter', () => {
+      const bytes = crypto.getRandomValues(new Uint8Array(32));
+      return btoa(String.fromCharCode(...bytes)).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+    });
+    this.votes = readJson(this.key);
+  }
+
+  get(id) {
+    return this.votes[id] ?? 0;
+  }
+
+  set(id, value) {
+    if (value) this.votes[id] = value;
+    else delete this.votes[id];
+    try {
+      localStorage.setItem(this.key, JSON.stringify(this.votes));
+    } catch {
+      // storage off: the vote counts, the button forgets it on the next visit
+    }
+  }
+}
+
+function stored(key, make) {
+  try {
+    const found = localStorage.getItem(key);
+    if (found) return found;
+    const made = make();
+    localStorage.setItem(key, made);
+    return made;
+  } catch {
+    return make(); // storage off: a voter for this visit only
+  }
+}
+
+function readJson(key) {
+  try {
+    return JSON.parse(localStorage.getItem(key) ?? '{}') ?? {};
+  } catch {
+    return {};
+  }
+}
+
 /** Remembered name, so a returning reader does not type it again. */
 export const remembered = {
   get(field) {

@@ -12,6 +12,12 @@
 // Server-rendered. The article page arrives with the thread, the form and, in a
 // <script type="application/json"> block, the data they were made from (`initial`): the
 // thread adopts those nodes as they are (no second fetch, no flash) and goes live from there.
+//
+// Orders. `oldest` is the above. `newest` and `top` read pages of threads (a root and all its
+// replies; see docs/API.md) with a cursor, and the socket resumes after the newest comment the
+// page saw. In `newest` a new comment appears at the top; in `top` new comments wait behind a
+// "Show N new comments" button, so nothing jumps. Pinned comments stay first in every order.
+// Replies always go under their parent, by id. Votes and pins change the comments in place.
 
 import { Api } from './api.js';
 import { h } from './dom.js';
@@ -19,7 +25,7 @@ import { countHeading, readers } from './format.js';
 import { CommentForm } from './form.js';
 import { loadLanguage, t, tn, useCatalog } from './i18n.js';
 import { LiveSocket } from './live.js';
-import { OwnComments } from './owned.js';
+import { OwnComments, Voter } from './owned.js';
 import { ownerControls } from './owner.js';
 import {
   adoptCommentNode,
@@ -27,8 +33,12 @@ import {
   markRemoved,
   refreshTimes,
   setReplyLabel,
+  showPinned,
+  showScore,
+  showVoted,
   updateComment,
 } from './render.js';
+import { sortControl, storedSort } from './sort.js';
 
 const PAGE_SIZE = 50;
 const MAX_DEPTH = 3; // deeper replies stop indenting (CSS) and say whom they answer
@@ -47,8 +57,14 @@ class Thread {
    * @param {string} [lang]  the catalog to use ('' for the server's language)
    * @param {object} [catalog]  a catalog already fetched ({lang, messages})
    */
-  constructor(root, { base = window.location.origin, slug, pageSize = PAGE_SIZE, initial = null, lang = '', catalog = null }) {
+  constructor(root, options) {
+    const { base = window.location.origin, slug, pageSize = PAGE_SIZE, initial = null, lang = '', catalog = null } = options;
+    this.options = options;
     this.root = root;
+    this.sort = initial?.sort ?? options.sort ?? storedSort() ?? 'oldest';
+    this.voter = new Voter(base);
+    this.fresh = []; // `top`: new threads waiting behind their button
+    this.waiting = new Map(); // sorted orders: parent id -> replies whose parent is not shown yet
     this.base = base;
     this.api = new Api(base);
     this.slug = slug;
@@ -84,23 +100,38 @@ class Thread {
     this.closed = Boolean(article.closed);
     this.count = page.count;
     this.rev = page.rev ?? null; // edits and deletions up to here are in the page
-    if (page.next === null) this.liveAfter = page.comments.at(-1)?.id ?? this.before;
+    if (this.sorted) {
+      this.liveAfter = page.last ?? 0; // the newest comment when the page was read
+      if (page.cursor) this.openGap(page.cursor);
+    } else if (page.next === null) this.liveAfter = page.comments.at(-1)?.id ?? this.before;
     else this.openGap(page.next);
     const form = {
       config: this.config,
       onSubmit: (fields) => this.post(fields),
       refreshConfig: () => this.api.config(),
+      preview: (body) => this.api.preview(body),
     };
     if (this.initial) {
       this.form = new CommentForm({ ...form, element: this.section.querySelector('form.rt-form') });
     } else {
       this.form = new CommentForm(form);
       this.section.insertBefore(this.form.homeSlot, this.announcer);
+      this.header.append(sortControl(this.sort, (sort) => this.resort(sort)));
     }
     this.setClosed(this.closed);
     this.render();
     if (this.initial?.reply) this.reply(this.initial.reply);
     this.goLive();
+  }
+
+  get sorted() {
+    return this.sort !== 'oldest';
+  }
+
+  /** Another order: the page asks the server for it (links); an embed starts over. */
+  resort(sort) {
+    this.socket?.stop();
+    mountThread(this.root, { ...this.options, initial: null, sort });
   }
 
   /** Fetch the first page and build the thread (the embed, or a page without server data). */
@@ -111,7 +142,7 @@ class Thread {
       [this.config, article, page] = await Promise.all([
         this.api.config(),
         this.api.article(this.slug),
-        this.api.page(this.slug, 0, this.pageSize),
+        this.sorted ? this.api.sortedPage(this.slug, this.sort, this.pageSize) : this.api.page(this.slug, 0, this.pageSize),
       ]);
     } catch (error) {
       this.fail(error);
@@ -127,6 +158,7 @@ class Thread {
     this.config = initial.config;
     this.before = initial.after ?? 0;
     this.section = this.root.querySelector('.rt-thread');
+    this.header = this.section.querySelector('.rt-header');
     this.heading = this.section.querySelector('.rt-heading');
     this.status = this.section.querySelector('.rt-status');
     this.status.hidden = false;
@@ -145,9 +177,15 @@ class Thread {
     if (comment.parent !== null && !this.entries.has(comment.parent)) {
       this.orphans.set(comment.parent, [...(this.orphans.get(comment.parent) ?? []), comment.id]);
     }
-    adoptCommentNode(node, { onReply: () => this.reply(comment.id) });
+    adoptCommentNode(node, { onReply: () => this.reply(comment.id), ...this.voting(comment) });
     ownerControls(node, comment, this.ownerContext());
     return true;
+  }
+
+  /** What the vote buttons of a comment need: this voter's vote, and what a click does. */
+  voting(comment) {
+    const own = this.posted.has(comment.id) || this.own.get(comment.id) !== null;
+    return { voted: this.voter.get(comment.id), onVote: own ? null : (value) => this.vote(comment.id, value) };
   }
 
   goLive() {
@@ -165,10 +203,11 @@ class Thread {
     this.watchers = h('span', { class: 'rt-watchers', hidden: true });
     this.list = h('ol', { class: 'rt-list' });
     this.announcer = h('div', { class: 'rt-sr-only', 'aria-live': 'polite' });
+    this.header = h('header', { class: 'rt-header' }, this.heading, h('p', { class: 'rt-meta' }, this.status, this.watchers));
     this.section = h(
       'section',
       { class: 'rt-thread', 'aria-label': t('thread.label') },
-      h('header', { class: 'rt-header' }, this.heading, h('p', { class: 'rt-meta' }, this.status, this.watchers)),
+      this.header,
       this.list,
       this.announcer,
     );
@@ -207,10 +246,19 @@ class Thread {
       case 'comment':
         this.liveAfter = Math.max(this.liveAfter ?? 0, event.comment.id);
         this.count = event.count;
-        if (keepFocusInPlace(this.section, () => this.add(event.comment, { live: true }))) {
+        if (this.holdBack(event.comment)) {
+          this.queueAnnouncement(event.comment);
+        } else if (keepFocusInPlace(this.section, () => this.add(event.comment, { live: true }))) {
           this.queueAnnouncement(event.comment);
         }
         this.render();
+        break;
+      case 'vote':
+        this.scored(event);
+        break;
+      case 'pin':
+        this.seenChange(event.rev);
+        this.pinned(event.id, event.pinned);
         break;
       case 'edit':
         this.seenChange(event.rev);
@@ -272,24 +320,137 @@ class Thread {
   // ---- the tree ----------------------------------------------------------------------------
 
   /** Add a comment where it belongs; false if it is already shown (the echo of our own post). */
-  add(comment, { live = false } = {}) {
+  add(comment, { live = false, top = false } = {}) {
     if (this.entries.has(comment.id)) {
       this.edited(comment);
       return false;
     }
     const parent = this.entries.get(comment.parent);
-    const node = commentNode(comment, { onReply: () => this.reply(comment.id) });
+    if (this.sorted && comment.parent !== null && !parent && live) {
+      // Its thread is on a page not shown yet: it comes with it, or when its parent arrives.
+      this.waiting.set(comment.parent, [...(this.waiting.get(comment.parent) ?? []), comment]);
+      return false;
+    }
+    const node = commentNode(comment, {
+      onReply: () => this.reply(comment.id),
+      votes: this.config?.votes ?? 'updown',
+      ...this.voting(comment),
+    });
     const entry = { comment, node, removed: false };
     this.entries.set(comment.id, entry);
-    insertById(parent ? replies(parent.node) : this.list, node, comment.id);
+    if (parent) insertById(replies(parent.node), node, comment.id);
+    else if (!this.sorted) insertById(this.list, node, comment.id);
+    else if (comment.pinned || top || (live && this.sort === 'newest')) this.placeFirst(node, comment.pinned);
+    else this.list.insertBefore(node, this.gap?.sentinel ?? null); // in page order
     if (comment.parent !== null && !parent) {
       this.orphans.set(comment.parent, [...(this.orphans.get(comment.parent) ?? []), comment.id]);
     }
     this.label(entry);
     this.adopt(comment.id);
+    for (const reply of this.waiting.get(comment.id) ?? []) this.add(reply, { live });
+    this.waiting.delete(comment.id);
     ownerControls(node, comment, this.ownerContext());
     if (live) flash(node, 'rt-new');
     return true;
+  }
+
+  /** At the top of the list: first of all when pinned, else right below the pinned ones. */
+  placeFirst(node, pinned) {
+    let before = this.list.firstElementChild;
+    while (!pinned && before?.classList.contains('rt-pinned')) before = before.nextElementSibling;
+    this.list.insertBefore(node, before);
+  }
+
+  /** `top`: a new thread waits behind "Show N new comments" instead of jumping in. */
+  holdBack(comment) {
+    if (this.sort !== 'top' || comment.parent !== null || this.entries.has(comment.id)) return false;
+    if (this.posted.has(comment.id)) return false;
+    this.fresh.push(comment);
+    if (!this.freshButton) {
+      this.freshButton = h('button', { type: 'button', class: 'rt-button rt-fresh', onclick: () => this.showFresh() });
+      this.list.before(this.freshButton);
+    }
+    this.freshButton.textContent = tn('thread.new_comments', this.fresh.length);
+    return true;
+  }
+
+  showFresh() {
+    const fresh = this.fresh;
+    this.fresh = [];
+    this.freshButton?.remove();
+    this.freshButton = null;
+    for (const comment of fresh) this.add(comment, { live: true, top: true });
+    // The button is gone: focus goes to the newest of them, now at the top.
+    const card = this.entries.get(fresh.at(-1)?.id)?.node.querySelector(':scope > .rt-card');
+    card?.setAttribute('tabindex', '-1');
+    card?.focus();
+  }
+
+  /** Our own comment is not news to us, even if its echo came before the POST's answer. */
+  dropFresh(id) {
+    this.fresh = this.fresh.filter((comment) => comment.id !== id);
+    if (!this.freshButton) return;
+    if (this.fresh.length) this.freshButton.textContent = tn('thread.new_comments', this.fresh.length);
+    else {
+      this.freshButton.remove();
+      this.freshButton = null;
+    }
+  }
+
+  // ---- votes and pins ------------------------------------------------------------------------
+
+  async vote(id, value) {
+    const entry = this.entries.get(id);
+    if (!entry) return;
+    const before = this.voter.get(id);
+    this.voter.set(id, value);
+    showVoted(entry.node, value);
+    try {
+      const tally = await this.api.vote(id, this.voter.token, value);
+      entry.comment = { ...entry.comment, score: tally.score, up: tally.up, down: tally.down };
+      showScore(entry.node, tally.score);
+    } catch (error) {
+      this.voter.set(id, before);
+      showVoted(entry.node, before);
+      this.announce(t('vote.failed', { error: error.message }));
+    }
+  }
+
+  /** A `vote` event: events are coalesced and may come from several servers; the highest
+   *  `seq` is the newest. */
+  scored(event) {
+    const entry = this.entries.get(event.id);
+    if (!entry || entry.removed || (event.seq ?? 0) < (entry.voteSeq ?? 0)) return;
+    entry.voteSeq = event.seq ?? 0;
+    entry.comment = { ...entry.comment, score: event.score, up: event.up, down: event.down };
+    showScore(entry.node, event.score);
+  }
+
+  pinned(id, pinned) {
+    const entry = this.entries.get(id);
+    if (!entry || entry.removed) return;
+    entry.comment = { ...entry.comment, pinned };
+    showPinned(entry.node, pinned);
+    if (entry.node.parentElement !== this.list) return; // only threads' roots move
+    if (pinned) this.placeFirst(entry.node, true);
+    else this.placeInOrder(entry.node, entry.comment);
+    flash(entry.node, 'rt-changed');
+  }
+
+  /** Back among the unpinned threads, where the order puts it (of those shown). */
+  placeInOrder(node, comment) {
+    const after = {
+      oldest: (a, b) => a.id > b.id,
+      newest: (a, b) => a.id < b.id,
+      top: (a, b) => a.score < b.score || (a.score === b.score && a.id > b.id),
+    }[this.sort];
+    let before = this.list.firstElementChild;
+    while (before && before !== this.gap?.sentinel) {
+      const other = this.entries.get(Number(before.dataset.id))?.comment;
+      if (before !== node && other && !other.pinned && after(other, comment)) break;
+      before = before.nextElementSibling;
+    }
+    this.list.insertBefore(node, before);
   }
 
   /** Replies shown before their parent (it was in an unloaded page) move under it. */
@@ -326,10 +487,13 @@ class Thread {
 
   edited(comment, { live = false } = {}) {
     const entry = this.entries.get(comment.id);
-    if (!entry || entry.removed || entry.comment.edited === comment.edited) return;
+    if (!entry || entry.removed) return;
+    const was = entry.comment;
+    if (was.edited === comment.edited && was.html === comment.html && was.pinned === comment.pinned) return;
     entry.comment = comment;
     updateComment(entry.node, comment);
-    if (live) flash(entry.node, 'rt-changed');
+    if (was.pinned !== comment.pinned) this.pinned(comment.id, comment.pinned);
+    else if (live) flash(entry.node, 'rt-changed');
   }
 
   removed(id) {
@@ -354,11 +518,33 @@ class Thread {
 
   // ---- paging --------------------------------------------------------------------------------
 
+  /** `after`: the id the next page starts after, or (sorted orders) the next page's cursor. */
   openGap(after) {
     const button = h('button', { type: 'button', class: 'rt-button rt-button-quiet', onclick: () => this.loadGap() });
     const sentinel = h('li', { class: 'rt-gap' }, button);
     this.gap = { after, until: null, button, sentinel };
-    this.placeGap();
+    if (this.sorted) this.list.append(sentinel);
+    else this.placeGap();
+  }
+
+  async loadSortedGap() {
+    const gap = this.gap;
+    gap.button.disabled = true;
+    gap.button.textContent = t('thread.loading_more');
+    try {
+      const page = await this.api.sortedPage(this.slug, this.sort, this.pageSize, gap.after);
+      for (const comment of page.comments) this.add(comment);
+      if (page.cursor) gap.after = page.cursor;
+      else {
+        gap.sentinel.remove();
+        this.gap = null;
+      }
+    } catch (error) {
+      gap.button.textContent = t('thread.try_again', { error: error.message });
+    } finally {
+      gap.button.disabled = false;
+      this.render();
+    }
   }
 
   placeGap() {
@@ -367,6 +553,7 @@ class Thread {
   }
 
   async loadGap() {
+    if (this.sorted) return this.loadSortedGap();
     const gap = this.gap;
     gap.button.disabled = true;
     gap.button.textContent = t('thread.loading_more');
@@ -408,7 +595,7 @@ class Thread {
 
   /** Post through the API; resolves to a notice for the form when there is one. */
   async post(fields) {
-    const { comment, token, status } = await this.api.post(this.slug, fields);
+    const { comment, token, status } = await this.api.post(this.slug, { ...fields, voter: this.voter.token });
     if (status === 'pending') {
       // Held for a moderator: its id is a queue id, not a comment's, and readers do not see it
       // yet. It arrives like any other comment, with its public id, once approved.
@@ -416,15 +603,19 @@ class Thread {
       return t('form.held');
     }
     this.posted.add(comment.id);
+    this.dropFresh(comment.id);
     this.own.remember(comment, token, this.config.edit_window_seconds);
-    if (this.add(comment, { live: true })) {
+    if (this.add(comment, { live: true, top: this.sorted && comment.parent === null })) {
       this.count += 1; // the echo, when it comes, brings the exact count
       this.render();
     } else {
       ownerControls(this.entries.get(comment.id).node, comment, this.ownerContext());
     }
     this.announce(t('announce.posted'));
-    this.entries.get(comment.id)?.node.scrollIntoView({ block: 'nearest' });
+    const node = this.entries.get(comment.id)?.node;
+    // No votes on one's own comment (its echo may have come first, with working buttons).
+    node?.querySelectorAll(':scope > .rt-card .rt-vote').forEach((button) => (button.disabled = true));
+    node?.scrollIntoView({ block: 'nearest' });
     return undefined;
   }
 
@@ -479,10 +670,11 @@ function keyOf(el) {
   return Number(el.dataset.key ?? el.dataset.id);
 }
 
-/** Keep a list in id order; new comments are nearly always last, so look from the end. */
+/** Keep a list in id order (below its pinned comments); new comments are nearly always last,
+ *  so look from the end. */
 function insertById(list, node, key) {
   let before = null;
-  for (let el = list.lastElementChild; el && keyOf(el) > key; el = el.previousElementSibling) {
+  for (let el = list.lastElementChild; el && !el.classList.contains('rt-pinned') && keyOf(el) > key; el = el.previousElementSibling) {
     before = el;
   }
   list.insertBefore(node, before);

@@ -29,6 +29,29 @@ async def http_round(http: httpx.AsyncClient, n: int) -> None:
     await http.get("/api/articles/missing")
     await http.get("/articles/a")
     await http.get("/healthz")
+    await thread_features_round(http, n)
+
+
+async def thread_features_round(http: httpx.AsyncClient, n: int) -> None:
+    """Votes, pins, sorted pages, the preview, recent comments and feeds (issue 10)."""
+    auth = {"Authorization": f"Bearer {ADMIN}"}
+    posted = await http.post("/api/articles/a/comments", json={"author": "y", "body": f"*{n}*"})
+    comment = posted.json()["comment"]["id"]
+    await http.post(f"/api/comments/{comment}/vote", json={"voter": f"voter-{n:012d}", "value": 1})
+    await http.post("/api/comments/999999/vote", json={"voter": "v" * 16, "value": 1})  # 404
+    await http.delete("/api/comments/999999", headers=auth)  # a write that fails: 404
+    await http.post("/api/articles/missing/comments", json={"author": "z", "body": "404"})
+    await http.post(f"/api/admin/comments/{comment}/pin", headers=auth)
+    await http.post(f"/api/admin/comments/{comment}/unpin", headers=auth)
+    await http.get("/api/articles/a/comments?sort=top&limit=2")
+    await http.get("/api/articles/a/comments?sort=newest&cursor=forged")  # 404
+    await http.post("/api/preview", json={"body": "**b** <script>x</script> https://e.org"})
+    await http.get("/api/comments/recent?limit=5")
+    etag = (await http.get("/feeds/articles/a.atom")).headers["etag"]
+    await http.get("/feeds/articles/a.atom", headers={"If-None-Match": etag})  # 304
+    await http.get("/feeds/articles/missing.atom")  # 404
+    await http.get("/feeds/comments.atom")
+    await http.get("/articles/a?sort=top")
 
 
 async def reader_round(base: str, ws: str, n: int) -> None:

@@ -236,8 +236,9 @@ def test_bad_records_change_nothing(
 
 
 def test_records_cover_every_column(tmp_path: Path) -> None:
-    """Each column of the newest schema is in the export, but the author-token hash and the
-    poster's network (kept for bans in this database only, hashed under its own key)."""
+    """Each column of the newest schema is in the export, but the author's and voter's hashes
+    (private), the poster's network (kept for bans in this database only, hashed under its own
+    key) and what an import derives (the HTML, the score, the vote counter)."""
     db = tmp_path / "db.sqlite"
     with sqlite3.connect(db) as conn:
         for migration in MIGRATIONS:
@@ -245,7 +246,8 @@ def test_records_cover_every_column(tmp_path: Path) -> None:
     kinds = (("articles", ArticleRecord), ("comments", CommentRecord), ("pending", PendingRecord))
     for table, record in kinds:
         columns = {row[1] for row in rows(db, f"PRAGMA table_info({table})")}
-        left_out = {"token_hash", "client_prefix", "client_key"}
+        left_out = {"token_hash", "voter_hash", "html", "score", "vote_seq"}
+        left_out |= {"client_prefix", "client_key"}
         assert columns - left_out == set(record.__struct_fields__), table
 
 
@@ -355,3 +357,82 @@ def test_no_address_in_logs_or_messages(
     assert "ingrid@example.org" in export.read_text()
     assert "imported 4 comments and 1 held ones" in err and caplog.records  # logs did run
     assert "@" not in out + err + caplog.text
+
+
+# ---- votes, pins and formatting travel; html is made again ---------------------------------
+
+
+async def test_export_and_import_carry_format_votes_and_pins(
+    start_server: Any, tmp_path: Path
+) -> None:
+    """A Markdown comment with votes and a pin comes back with the same html, counts and pin;
+    the voters (keyed hashes) stay behind, so the import has no votes rows."""
+    server: ThreadServer = start_server()
+    auth = {"Authorization": f"Bearer {ADMIN}"}
+    async with httpx.AsyncClient(base_url=server.url) as http:
+        await http.put(f"/api/articles/{SLUG}", json={"title": "T"}, headers=auth)
+        posted = (await post_comment(http, SLUG, body="**bold** and `code`")).json()["comment"]
+        for n, value in enumerate((1, 1, -1)):
+            vote = {"voter": f"voter-{n:012d}", "value": value}
+            assert (await http.post(f"/api/comments/{posted['id']}/vote", json=vote)).is_success
+        await http.post(f"/api/admin/comments/{posted['id']}/pin", headers=auth)
+        before = (await http.get(f"/api/comments/{posted['id']}")).json()
+    server.stop()
+    export = tmp_path / "out.jsonl"
+    assert await asyncio.to_thread(realtime, "--db", server.settings.db, "export", export) == 0
+    record = [json.loads(line) for line in export.read_text().splitlines()][-1]
+    assert (record["format"], record["up"], record["down"], record["pinned"]) == (
+        "markdown",
+        2,
+        1,
+        True,
+    )
+    assert "html" not in record and "voter" not in export.read_text()
+    target = tmp_path / "new.sqlite"
+    assert await asyncio.to_thread(realtime, "--db", target, "import", export) == 0
+    fresh = start_server(db=target)
+    async with httpx.AsyncClient(base_url=fresh.url) as http:
+        after = (await http.get(f"/api/comments/{posted['id']}")).json()
+    assert after == before
+    assert rows(target, "SELECT count(*) FROM votes") == [(0,)]
+
+
+@pytest.mark.parametrize("version", [3, 4, 5])
+async def test_comments_from_before_formatting_get_their_html_at_start(
+    start_server: Any, tmp_path: Path, version: int
+) -> None:
+    """A database at schema 3, 4 or 5 (before formatting): its comments, held ones too, get html at
+    start, as text (as they were shown)."""
+    db = tmp_path / "old.sqlite"
+    with sqlite3.connect(db) as conn:
+        for migration in MIGRATIONS[:version]:
+            conn.executescript(migration)
+        conn.execute(f"PRAGMA user_version = {version}")
+        conn.execute(
+            "INSERT INTO articles (slug, title, created, count) VALUES (?, 'T', ?, 1)",
+            (SLUG, "2026-01-01T00:00:00.000Z"),
+        )
+        conn.execute(
+            "INSERT INTO comments (article, author, avatar, body, created, token_hash)"
+            " VALUES (?, 'Kari', '00', ?, '2026-01-01T00:00:00.000Z', x'00')",
+            (SLUG, "**typed as text**\nhttps://example.org/a"),
+        )
+        conn.execute(
+            "INSERT INTO pending (article, author, avatar, body, created, token_hash, reason)"
+            " VALUES (?, 'Per', '00', 'Held *then*', '2026-01-01T00:00:01.000Z', x'00', 'r')",
+            (SLUG,),
+        )
+    server = start_server(db=db)
+    async with httpx.AsyncClient(base_url=server.url) as http:
+        comment = (await http.get("/api/comments/1")).json()
+        approved = await http.post(
+            "/api/admin/pending/1/approve", headers={"Authorization": f"Bearer {ADMIN}"}
+        )
+    assert approved.json()["html"] == "<p>Held *then*</p>"
+    assert comment["body"] == "**typed as text**\nhttps://example.org/a"
+    assert comment["html"] == (
+        '<p>**typed as text**<br><a href="https://example.org/a" target="_blank"'
+        ' rel="nofollow ugc noopener">https://example.org/a</a></p>'
+    )
+    assert rows(db, "SELECT count(*) FROM comments WHERE html IS NULL") == [(0,)]
+    assert rows(db, "SELECT count(*) FROM pending WHERE html IS NULL") == [(0,)]

@@ -9,6 +9,7 @@ import msgspec
 import pytest
 
 from realtime.errors import Conflict, NotFound
+from realtime.formatting import render
 from realtime.models import ArticleIn, BanIn
 from realtime.store import NewComment, Store
 from realtime.store.audit import Note
@@ -39,6 +40,8 @@ def comment(
         body=body,
         created=AT,
         token_hash=b"\x00" * 32,
+        html=render(body, "text"),
+        format="text",
         client_prefix="203.0.113.0/24" if network else None,
         client_key=network,
     )
@@ -193,6 +196,8 @@ def replying(body: str, parent: int, email: str | None, avatar: str) -> NewComme
         body=body,
         created=AT,
         token_hash=b"\x00" * 32,
+        html=render(body, "text"),
+        format="text",
         notify=email is not None,
     )
 

@@ -17,7 +17,7 @@ from tests.conftest import SLUG, post_comment
 from tests.pg import DATABASE, PostgresServer, fetch_rows
 from tests.servers import UNIT, ThreadServer
 from tests.test_archive import WXR, fill, realtime
-from tests.test_store import new_comment
+from tests.test_store import edit_text, new_comment
 
 pytestmark = pytest.mark.postgres
 
@@ -58,7 +58,9 @@ async def test_sqlite_to_postgres_and_back_byte_for_byte(
     try:
         posted = await store.add_comment(new_comment(SLUG, "after the move"))
         assert posted.comment.id == top + 1 and posted.count == records[1]["count"] + 1
-        edited = await store.edit_comment(posted.comment.id, "edited after", "2026-11-27")
+        edited = await store.edit_comment(
+            posted.comment.id, edit_text("edited after"), "2026-11-27"
+        )
         assert edited.rev == top_rev + 1
     finally:
         await store.close()

@@ -322,3 +322,25 @@ async def test_rolled_back_change_writes_no_notification(
     await settle(site)
     assert [row[2] for row in outbox(db(site))] == ["confirm"]
     assert isinstance(site.http, httpx.AsyncClient)
+
+
+async def test_reply_mail_quotes_a_formatted_reply_as_typed(
+    mail_site: Callable[..., Any], mailbox: Mailbox
+) -> None:
+    """A Markdown reply is mailed as its body, as typed: never the server's html, and markup in
+    it is escaped in the mail's HTML part."""
+    site: Site = await mail_site()
+    parent = await site.post("Who built the bridge?", email=KARI, notify=True)
+    await wait_for(lambda: len(mailbox.to(KARI)) == 1)
+    await confirm(site, mailbox.to(KARI)[0])
+    body = "**Engineers**, <b>in</b> 1932:\n\n- [plans](https://example.org/plans)"
+    reply = await site.post(body, author="Ola", parent=parent["comment"]["id"])
+    assert "<strong>Engineers</strong>" in reply["comment"]["html"]  # formatted on the page
+    await wait_for(lambda: len(mailbox.to(KARI)) == 2)
+    mail = mailbox.to(KARI)[1]
+    text = mail.get_body(("plain",)).get_content().replace("\r\n", "\n")  # type: ignore[union-attr]
+    assert body in text and "<strong>" not in text
+    html_part = mail.get_body(("html",)).get_content()  # type: ignore[union-attr]
+    assert "**Engineers**, &lt;b&gt;in&lt;/b&gt; 1932:" in html_part
+    assert "<strong>" not in html_part and "<b>" not in html_part
+    assert 'href="https://example.org/plans"' not in html_part  # a commenter's link stays text

@@ -9,10 +9,11 @@ from typing import Any
 import pytest
 from playwright.async_api import Browser, Request, expect
 
-from tests.browser import WAIT, Problems, open_thread, post_through_form
+from tests.browser import WAIT, Problems, open_thread, post_through_form, screenshot
 from tests.conftest import Site
 from tests.notify_parts import PUBLIC_URL, Mailbox, SmtpServer
 from tests.servers import wait_for
+from tests.test_a11y import axe_violations
 from tests.test_admin_page import open_admin
 
 pytestmark = pytest.mark.browser
@@ -60,6 +61,25 @@ async def test_notify_box_asks_for_an_address_then_subscribes(
     body = json.loads(sent[-1].post_data or "{}")
     assert body["notify"] is True and body["email"] == "kari@example.org"
     await wait_for(lambda: len(mailbox.to("kari@example.org")) == 1)
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+async def test_notify_box_in_both_themes_has_no_axe_findings(
+    mailbox: Mailbox,
+    make_site: Callable[..., Any],
+    browser: Browser,
+    problems: Problems,
+    scheme: str,
+) -> None:
+    """The form with the box, in the reader's light and dark scheme: WCAG 2.1 AA (contrast
+    included) holds, and a screenshot of each to look at."""
+    site: Site = await make_site(**mail(mailbox))
+    page = await open_thread(
+        browser, site.article_url(), problems, color_scheme=scheme, bypass_csp=True
+    )
+    await expect(page.get_by_label("Notify me of replies")).to_be_visible()
+    await screenshot(page, f"notify-form-{scheme}.png")
+    assert await axe_violations(page) == []
 
 
 async def test_no_box_without_mail(

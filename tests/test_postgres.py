@@ -21,7 +21,7 @@ from realtime.store.pg_notify import PgLink
 from realtime.store.postgres import dollar_params
 from tests.pg import PostgresServer, fetch_rows
 from tests.servers import ROOT, UNIT
-from tests.test_store import new_comment
+from tests.test_store import edit_text, new_comment
 
 pytestmark = pytest.mark.postgres
 WHEN = "2026-11-26T00:00:00.000Z"
@@ -201,7 +201,9 @@ async def test_change_numbers_follow_commit_order_across_processes(
     )
     held = await wait_held(first, job)
     try:
-        edit = asyncio.ensure_future(second.edit_comment(two.comment.id, "two, edited", WHEN))
+        edit = asyncio.ensure_future(
+            second.edit_comment(two.comment.id, edit_text("two, edited"), WHEN)
+        )
         await asyncio.sleep(0.5 * UNIT)
         assert not edit.done(), "B's edit committed while A's change was still open"
     finally:

@@ -187,6 +187,8 @@ def new_comment(article: str, parent: int | None, n: int) -> NewComment:
         body=f"comment {n}",
         created="2026-01-01T00:00:00.000Z",
         token_hash=b"\x00" * 32,
+        html=f"<p>comment {n}</p>",
+        format="text",
     )
 
 
@@ -204,7 +206,8 @@ async def apply(store: Store, model: Model, op: tuple[Any, ...], n: int) -> None
         case ("edit", index):
             target = model.pick(index)
             if target is not None:
-                edit = store.edit_comment(target, f"edit {n}", "2026-01-01T00:00:01.000Z")
+                text = (f"edit {n}", f"<p>edit {n}</p>", "text")
+                edit = store.edit_comment(target, text, "2026-01-01T00:00:01.000Z")
                 await expect(edit, model.comments[target][1])
         case ("delete", index):
             target = model.pick(index)

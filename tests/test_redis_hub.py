@@ -424,3 +424,46 @@ def test_reorder_late_comment_is_delivered_but_a_filled_one_only_once() -> None:
     assert reorder.push("a", comment(1), 1) is False  # the filled one, arriving late
     assert reorder.push("a", comment(2), 2) is True  # approved after all
     assert seen == [1, 3, 2]
+
+
+@pytest.mark.redis
+async def test_vote_events_are_coalesced_across_processes(
+    start_processes: Callable[[int], list[ProcessServer]], http: httpx.AsyncClient
+) -> None:
+    """Votes on one process, readers on both: a few `vote` events each (coalesced before Redis),
+    the last with the final score, and the comments around them still in id order."""
+    servers = start_processes(2)
+    await make_article(http, servers[0])
+    comments = [f"{server.url}/api/articles/{SLUG}/comments" for server in servers]
+    posted = await http.post(comments[0], json={"author": "Kari", "body": "Vote on me."})
+    first = posted.json()["comment"]["id"]
+    readers = await open_readers(servers, per_server=1)
+    started = time.monotonic()
+    votes = 300
+
+    async def vote(n: int) -> None:
+        ballot = {"voter": f"voter-{n:012d}", "value": 1}
+        answer = await http.post(f"{servers[0].url}/api/comments/{first}/vote", json=ballot)
+        assert answer.status_code == 200, answer.text
+
+    async with asyncio.timeout(60 * UNIT):
+        for chunk in range(0, votes, 50):  # 50 at a time: the server's pace, not a flood
+            await asyncio.gather(*(vote(n) for n in range(chunk, chunk + 50)))
+    elapsed = time.monotonic() - started
+    posted = await http.post(comments[1], json={"author": "Per", "body": "After the votes."})
+    later = posted.json()["comment"]["id"]
+    for reader in readers:
+        votes_seen: list[dict[str, Any]] = []
+        ids: list[int] = []
+        async with asyncio.timeout(10 * UNIT):
+            while not (votes_seen and votes_seen[-1]["score"] == votes and later in ids):
+                event = await reader.next()
+                if event["type"] == "vote":
+                    votes_seen.append(event)
+                elif event["type"] == "comment":
+                    ids.append(event["comment"]["id"])
+        # At most 4 a second after the first, for as long as the burst lasted (and one more).
+        assert len(votes_seen) <= 2 + elapsed * 4, (len(votes_seen), elapsed)
+        assert len(votes_seen) < votes / 10
+        assert ids == [later]  # the comment stream is untouched by the votes
+    await asyncio.gather(*(r.close() for r in readers))

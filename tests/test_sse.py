@@ -388,3 +388,26 @@ def test_readers_share_a_chunk_only_at_the_same_position() -> None:
         [chunk(b'data: {"c":6}\nid: 6.2\n\n'), chunk(b'data: {"e":1}\nid: 6.3\n\n')],
         [chunk(b'data: {"c":6}\nid: 6.7\n\n'), chunk(b'data: {"e":1}\nid: 6.7\n\n')],
     ]
+
+
+async def test_vote_and_pin_events_reach_sse_readers_too(
+    server: ThreadServer, client: httpx.AsyncClient, article: str
+) -> None:
+    """`vote` and `pin` go through the hub, so an SSE reader gets them as a WebSocket reader
+    does; a pin moves the stream's id (it takes a change number), a vote does not."""
+    comment = (await post_comment(client, article)).json()["comment"]["id"]
+    ws = await Reader.open(f"{server.ws_url}/ws/articles/{article}")
+    sse = await SseReader.open(sse_url(server, article))
+    await ws.next(), await sse.next()
+    ballot = {"voter": "v" * 20, "value": 1}
+    assert (await client.post(f"/api/comments/{comment}/vote", json=ballot)).status_code == 200
+    vote = await sse.next_of("vote")
+    assert vote == await ws.next_of("vote")
+    assert (vote["id"], vote["score"]) == (comment, 1)
+    assert sse.last_id == f"{comment}.0"
+    await client.post(f"/api/admin/comments/{comment}/pin", headers=AUTH)
+    pin = await sse.next_of("pin")
+    assert pin == await ws.next_of("pin") and pin["pinned"] is True
+    assert sse.last_id == f"{comment}.{pin['rev']}"
+    await ws.close()
+    await sse.close()

@@ -11,11 +11,17 @@ from pathlib import Path
 import pytest
 
 from realtime.errors import Conflict, NotFound, Unavailable
+from realtime.formatting import render
 from realtime.models import ArticleIn
 from realtime.store import MIGRATIONS, NewComment, Posted, Store
 from tests.conftest import STORES
 
 both = pytest.mark.parametrize("store_kind", STORES)
+
+
+def edit_text(body: str) -> tuple[str, str, str]:
+    """What `Store.edit_comment` takes: the body, its html and its format."""
+    return body, render(body, "text"), "text"
 
 
 def new_comment(slug: str, body: str = "text", parent: int | None = None) -> NewComment:
@@ -28,6 +34,8 @@ def new_comment(slug: str, body: str = "text", parent: int | None = None) -> New
         body=body,
         created="2026-11-26T00:00:00.000Z",
         token_hash=b"\x00" * 32,
+        html=render(body, "text"),
+        format="text",
     )
 
 

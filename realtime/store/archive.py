@@ -15,6 +15,11 @@ Afterwards every touched article's `count` is recounted from its published comme
 
 Export and import go through the Store, so they work on both databases, and an export from one
 imports into the other: ids, counts and change numbers come across as they were.
+
+A comment's `html` is derived from its body and `format`, so it is not exported: an import makes
+it again with `render` (realtime.formatting). Votes travel as counts (`up`, `down`); who voted
+(a keyed hash of a browser's token) never leaves the database, so after a move a voter could
+vote once more on an imported comment.
 """
 
 from __future__ import annotations
@@ -22,7 +27,7 @@ from __future__ import annotations
 import errno
 import os
 import sqlite3
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
@@ -41,6 +46,8 @@ EXPORT_PAGE = 1000  # rows per read: an export of any size holds a bounded numbe
 NO_TOKEN = b""
 
 Status = Literal["published", "pending", "deleted", "rejected"]
+Format = Literal["markdown", "text"]
+Render = Callable[[str, str], str]  # (body, format) -> the sanitized HTML
 
 
 class _Line(msgspec.Struct, tag_field="type", forbid_unknown_fields=True):
@@ -74,6 +81,10 @@ class CommentRecord(_Line, tag="comment"):
     edited: str | None
     status: Status
     rev: int = 0  # the change number of its last edit or deletion (0: never changed)
+    format: Format = "text"  # how its body is shown (exports before formatting: text)
+    up: int = 0
+    down: int = 0
+    pinned: bool = False
     notify: bool = False  # its author asked for an e-mail on replies
 
 
@@ -89,6 +100,7 @@ class PendingRecord(_Line, tag="pending"):
     body: str
     created: str
     reason: str
+    format: Format = "text"
     notify: bool = False
 
 
@@ -170,7 +182,7 @@ async def export_records(store: Store) -> AsyncIterator[Record]:
         for row in await tx.all(f"SELECT {_ARTICLE_COLUMNS} FROM articles ORDER BY slug"):
             yield _article(row)
         async for row in _pages(tx, "comments", _COMMENT_COLUMNS):
-            yield _flagged(CommentRecord(*row))
+            yield _comment(row)
         async for row in _pages(tx, "pending", _PENDING_COLUMNS):
             yield _flagged(PendingRecord(*row))
 
@@ -189,6 +201,11 @@ async def _pages(tx: Tx, table: str, columns: str) -> AsyncIterator[Any]:
         after = rows[-1][0]
 
 
+def _comment(row: Any) -> CommentRecord:
+    record = CommentRecord(*row)  # SQLite gives back booleans as 0 or 1
+    return msgspec.structs.replace(record, pinned=bool(record.pinned), notify=bool(record.notify))
+
+
 def _article(row: Any) -> ArticleRecord:
     slug, title, url, created, count, closed = row
     return ArticleRecord(slug, title, url, created, count, bool(closed))  # SQLite: 0 or 1
@@ -198,7 +215,7 @@ def _article(row: Any) -> ArticleRecord:
 
 
 async def import_records(
-    store: Store, records: Iterable[Record], *, renumber: bool = False
+    store: Store, records: Iterable[Record], render: Render, *, renumber: bool = False
 ) -> ImportSummary:
     """Write every record in one transaction, or raise an `AppError` and write nothing."""
     records = list(records)
@@ -215,12 +232,14 @@ async def import_records(
             pending = [r for r in placed if isinstance(r, PendingRecord)]
             if renumber:
                 summary.comments, summary.pending, summary.skipped = await _insert_renumbered(
-                    tx, comments, pending
+                    tx, (comments, pending), render
                 )
             else:
                 _check_parents(comments, pending)
-                summary.comments = await _insert_keeping_ids(backend, tx, "comments", comments)
-                summary.pending = await _insert_keeping_ids(backend, tx, "pending", pending)
+                summary.comments = await _insert_keeping_ids(
+                    backend, tx, "comments", comments, render
+                )
+                summary.pending = await _insert_keeping_ids(backend, tx, "pending", pending, render)
         except backend.integrity as exc:
             raise Conflict(f"the records do not fit the database: {exc}") from None
         await _recount(tx, {comment.article for comment in comments})
@@ -278,6 +297,7 @@ async def _insert_keeping_ids(
     tx: Tx,
     table: Literal["comments", "pending"],
     records: Sequence[AnyComment],
+    render: Render,
 ) -> int:
     if not records:
         return 0
@@ -290,14 +310,14 @@ async def _insert_keeping_ids(
         )
     await tx.run_many(
         _insert(table, type(records[0]).__struct_fields__),
-        [(*msgspec.structs.astuple(record), NO_TOKEN) for record in records],
+        [(*msgspec.structs.astuple(record), *_derived(record, render)) for record in records],
     )
     await backend.ids_taken(tx, table, max(record.id for record in records))
     return len(records)
 
 
 async def _insert_renumbered(
-    tx: Tx, comments: list[CommentRecord], pending: list[PendingRecord]
+    tx: Tx, records: tuple[list[CommentRecord], list[PendingRecord]], render: Render
 ) -> tuple[int, int, int]:
     """Insert in the records' id order with new ids; parents follow. A parent the records lack,
     or in another article, is dropped: the reply stands on its own. Returns how many comments
@@ -306,6 +326,7 @@ async def _insert_renumbered(
     articles: dict[int, str] = {}
     added = {"comments": 0, "pending": 0}
     skipped = 0
+    comments, pending = records
     ordered: list[AnyComment] = [*sorted(comments, key=_id), *sorted(pending, key=_id)]
     for record in ordered:
         table: Literal["comments", "pending"] = (
@@ -323,7 +344,9 @@ async def _insert_renumbered(
             values = msgspec.structs.astuple(msgspec.structs.replace(record, parent=parent))
             fields = type(record).__struct_fields__[1:]  # without the id
             existing = await scalar(
-                tx, _insert(table, fields) + " RETURNING id", (*values[1:], NO_TOKEN)
+                tx,
+                _insert(table, fields) + " RETURNING id",
+                (*values[1:], *_derived(record, render)),
             )
             added[table] += 1
         else:
@@ -337,19 +360,28 @@ def _id(record: AnyComment) -> int:
     return record.id
 
 
+def _derived(record: AnyComment, render: Render) -> tuple[bytes, str]:
+    """The columns an import adds to a record's own: no author token, the HTML made again."""
+    return NO_TOKEN, render(record.body, record.format)
+
+
 def _flagged(record: AnyComment) -> AnyComment:
     """`notify` as a boolean: SQLite gives back 0 or 1."""
     return msgspec.structs.replace(record, notify=bool(record.notify))
 
 
 def _insert(table: str, fields: tuple[str, ...]) -> str:
-    marks = ", ".join("?" * (len(fields) + 1))
-    return f"INSERT INTO {table} ({', '.join(fields)}, token_hash) VALUES ({marks})"
+    marks = ", ".join("?" * (len(fields) + 2))
+    return f"INSERT INTO {table} ({', '.join(fields)}, token_hash, html) VALUES ({marks})"
 
 
 async def _recount(tx: Tx, slugs: set[str]) -> None:
     await tx.run_many(
         "UPDATE articles SET count = (SELECT count(*) FROM comments"
         " WHERE comments.article = articles.slug AND status = 'published') WHERE slug = ?",
+        [(slug,) for slug in sorted(slugs)],
+    )
+    await tx.run_many(  # the score is derived from the counts
+        "UPDATE comments SET score = up - down WHERE article = ? AND score <> up - down",
         [(slug,) for slug in sorted(slugs)],
     )

@@ -19,7 +19,7 @@ import msgspec
 from realtime.config import Settings
 from realtime.errors import NotFound, Unavailable
 from realtime.models import Article, ArticleIn, AuditPage, Comment, PendingComment
-from realtime.store import audit, moderation, notices
+from realtime.store import audit, moderation, notices, threads, votes
 from realtime.store.audit import Note
 from realtime.store.backends import open_backend
 from realtime.store.bans import BanStore
@@ -39,10 +39,13 @@ from realtime.store.results import (
     Posted,
     Removed,
 )
+from realtime.store.rows import ARTICLE_COLUMNS as _ARTICLE_COLUMNS
+from realtime.store.rows import article_from, comment_from
+from realtime.store.threads import Key, Sort
+from realtime.store.votes import Pinned, Tally
 
 # The comment's columns, each prefixed with its table (for a join).
 _PREFIXED_COLUMNS = ", ".join(f"comments.{name}" for name in COMMENT_COLUMNS.split(", "))
-_ARTICLE_COLUMNS = moderation.ARTICLE_COLUMNS
 T = TypeVar("T")
 
 
@@ -124,13 +127,13 @@ class Store:
 
     async def get_article(self, slug: str) -> Article | None:
         row = await self._one(f"SELECT {_ARTICLE_COLUMNS} FROM articles WHERE slug = ?", (slug,))
-        return moderation.article_from(row) if row else None
+        return article_from(row) if row else None
 
     async def list_articles(self) -> list[Article]:
         rows = await self._all(
             f"SELECT {_ARTICLE_COLUMNS} FROM articles ORDER BY created DESC, slug"
         )
-        return [moderation.article_from(row) for row in rows]
+        return [article_from(row) for row in rows]
 
     async def counts(self, slugs: list[str]) -> dict[str, int]:
         marks = ",".join("?" * len(slugs))
@@ -146,7 +149,7 @@ class Store:
             " WHERE article = ? AND id > ? AND status = 'published' ORDER BY id LIMIT ?",
             (slug, after, limit),
         )
-        return [Comment(*row) for row in rows]
+        return [comment_from(row) for row in rows]
 
     async def last_comment_id(self, slug: str) -> int | None:
         row = await self._one(
@@ -170,7 +173,7 @@ class Store:
             " ORDER BY comments.id",
             (first, last),
         )
-        return [Posted(Comment(*row[:-1]), int(row[-1])) for row in rows]
+        return [Posted(comment_from(row), int(row[-1])) for row in rows]
 
     async def last_rev(self, slug: str) -> int:
         """The newest change (edit or deletion) of the article's comments; 0 if none."""
@@ -190,7 +193,7 @@ class Store:
             (slug, *revs, upto_id, limit),
         )
         return [
-            Change(row[0], row[-1], Comment(*row[:-2]) if row[-2] == "published" else None)
+            Change(row[0], row[-1], comment_from(row) if row[-2] == "published" else None)
             for row in rows
         ]
 
@@ -199,7 +202,7 @@ class Store:
             f"SELECT {COMMENT_COLUMNS} FROM comments WHERE id = ? AND status = 'published'",
             (comment_id,),
         )
-        return Comment(*row) if row else None
+        return comment_from(row) if row else None
 
     async def authorship(self, comment_id: int) -> Authorship | None:
         row = await self._one(
@@ -224,7 +227,7 @@ class Store:
                 (slug, data.title, data.url, created),
             )
             assert row is not None  # an upsert always returns its row
-            return moderation.article_from(row), existed is None
+            return article_from(row), existed is None
 
         return await self.writer.submit(work)
 
@@ -258,6 +261,7 @@ class Store:
                 new.body,
                 new.created,
                 None,
+                new.html,
             )
             sender = (new.email, new.notify)
             await notices.published(tx, self.rules, (comment, count), sender, time.time())
@@ -268,23 +272,26 @@ class Store:
     async def edit_comment(
         self,
         comment_id: int,
-        body: str,
+        text: tuple[str, str, str],
         edited: str,
         on_commit: OnCommit[Edited] | None = None,
         note: Note | None = None,
     ) -> Edited:
+        """`text` is the new (body, html, format)."""
+
         async def work(tx: Tx) -> Edited:
             row = await tx.one(
-                f"UPDATE comments SET body = ?, edited = ?, rev = ({NEXT_REV})"
-                f" WHERE id = ? AND status = 'published' RETURNING {COMMENT_COLUMNS}, rev",
-                (body, edited, comment_id),
+                "UPDATE comments SET body = ?, html = ?, format = ?, edited = ?,"
+                f" rev = ({NEXT_REV}) WHERE id = ? AND status = 'published'"
+                f" RETURNING {COMMENT_COLUMNS}, rev",
+                (*text, edited, comment_id),
             )
             if row is None:
                 raise NotFound(f"no comment {comment_id}")
-            *comment, rev = row
-            await audit.record(tx, note, article=comment[1], comment=comment_id)
-            await notices.edited(tx, self.rules, Comment(*comment), rev, time.time())
-            return Edited(Comment(*comment), rev)
+            comment, rev = comment_from(row), int(row[-1])
+            await audit.record(tx, note, article=comment.article, comment=comment_id)
+            await notices.edited(tx, self.rules, comment, rev, time.time())
+            return Edited(comment, rev)
 
         return await self._notifying(work, on_commit)
 
@@ -298,7 +305,7 @@ class Store:
 
         async def work(tx: Tx) -> Removed:
             row = await tx.one(
-                "UPDATE comments SET status = 'deleted', body = '', email = NULL,"
+                "UPDATE comments SET status = 'deleted', body = '', html = '', email = NULL,"
                 f" rev = ({NEXT_REV}) WHERE id = ? AND status = 'published'"
                 " RETURNING article, rev",
                 (comment_id,),
@@ -396,6 +403,62 @@ class Store:
         return await self.writer.submit(
             lambda tx: notices.set_subscription(tx, subscriber_id, state)
         )
+
+    # ---- votes and pins ----------------------------------------------------------------------
+
+    async def vote(
+        self, comment_id: int, voter: bytes, value: int, on_commit: OnCommit[Tally] | None = None
+    ) -> Tally:
+        return await self.writer.submit(
+            lambda tx: votes.vote(tx, comment_id, voter, value), on_commit
+        )
+
+    async def set_pinned(
+        self,
+        comment_id: int,
+        pinned: bool,
+        on_commit: OnCommit[Pinned] | None = None,
+        note: Note | None = None,
+    ) -> Pinned:
+        async def work(tx: Tx) -> Pinned:
+            done = await votes.set_pinned(tx, comment_id, pinned)
+            await audit.record(tx, note, article=done.comment.article, comment=comment_id)
+            return done
+
+        return await self.writer.submit(work, on_commit)
+
+    # ---- sorted threads, recent comments -----------------------------------------------------
+
+    async def thread_page(
+        self, slug: str, sort: Sort, key: Key | None, backward: bool, limit: int
+    ) -> list[Comment]:
+        """Roots in `sort` order (see `threads`), without their replies; the pinned ones first
+        when `key` is None (the first page)."""
+        reader = self.backend.reader()
+        pinned = await threads.pinned_roots(reader, slug, sort) if key is None else []
+        return pinned + await threads.roots(reader, slug, sort, key, backward, limit)
+
+    async def with_replies(self, roots: list[Comment]) -> list[Comment]:
+        return await threads.with_replies(self.backend.reader(), roots)
+
+    async def recent(self, limit: int, slug: str | None = None) -> list[Comment]:
+        return await threads.recent(self.backend.reader(), limit, slug)
+
+    async def render_missing(self, render: Callable[[str, str], str], batch: int = 500) -> int:
+        """Make the HTML of comments (published and held) stored before migration 5; returns how
+        many were made."""
+        made = 0
+        for table in ("comments", "pending"):
+            while rows := await threads.html_missing(self.backend.reader(), table, batch):
+                values = [(render(body, fmt), comment_id) for comment_id, body, fmt in rows]
+                sql = f"UPDATE {table} SET html = ? WHERE id = ? AND html IS NULL"
+
+                async def work(tx: Tx, sql: str = sql, values: list[Any] = values) -> None:
+                    await tx.run_many(sql, values)
+
+                await self.writer.submit(work)
+                made += len(rows)
+        return made
 
     async def _notifying(self, work: Work[T], on_commit: OnCommit[T] | None) -> T:
         """Submit a write that may have added to the outbox, and wake the sender after it."""

@@ -171,7 +171,9 @@ class GroupCommitWriter:
         try:
             job.result = await job.work(tx)
         except AppError as exc:
-            job.error = exc
+            # Without its traceback: its frames hold `job`, which holds it, a reference cycle
+            # that only the garbage collector would free (the caller's await gives it a new one).
+            job.error = exc.with_traceback(None)
             await tx.run("ROLLBACK TO SAVEPOINT job")
         await tx.run("RELEASE SAVEPOINT job")
 

@@ -13,21 +13,15 @@ import msgspec
 from realtime.errors import Conflict, Forbidden, NotFound
 from realtime.models import Article, Comment, PendingComment
 from realtime.store.db import Tx
+from realtime.store.rows import ARTICLE_COLUMNS, COMMENT_COLUMNS, article_from, comment_from
 
 PENDING_COLUMNS = "id, article, parent, author, avatar, body, created, reason"
 # The columns of a new comment, in the order of `NewComment`'s fields.
 NEW_COLUMNS = (
-    "article, parent, author, email, avatar, body, created, token_hash, client_prefix, client_key,"
-    " notify"
+    "article, parent, author, email, avatar, body, created, token_hash, html, format, voter_hash,"
+    " client_prefix, client_key, notify"
 )
 NEW_MARKS = ", ".join("?" * len(NEW_COLUMNS.split(",")))
-ARTICLE_COLUMNS = "slug, title, url, created, count, closed"
-
-
-def article_from(row: Any) -> Article:
-    """An `articles` row (ARTICLE_COLUMNS) as the public Struct; SQLite has no booleans."""
-    slug, title, url, created, count, closed = row
-    return Article(slug, title, url, created, count, bool(closed))
 
 
 async def check_parent(tx: Tx, parent: int, article: str) -> None:
@@ -77,14 +71,13 @@ async def approve(tx: Tx, pending_id: int) -> tuple[Comment, int, tuple[str | No
     assert count is not None  # the pending row's article exists (foreign key)
     row = await tx.one(
         f"INSERT INTO comments ({NEW_COLUMNS}) SELECT {NEW_COLUMNS} FROM pending"
-        " WHERE id = ? RETURNING id, article, parent, author, avatar, body, created, edited,"
-        " email, notify",
+        f" WHERE id = ? RETURNING {COMMENT_COLUMNS}, email, notify",
         (pending_id,),
     )
     assert row is not None  # read above, inside this transaction
     await tx.run("DELETE FROM pending WHERE id = ?", (pending_id,))
-    *public, email, notify = row
-    return Comment(*public), int(count[0]), (email, bool(notify))
+    *_, email, notify = row
+    return comment_from(row), int(count[0]), (email, bool(notify))
 
 
 async def reject(tx: Tx, pending_id: int) -> str:

@@ -153,6 +153,32 @@ MIGRATIONS: list[str] = [
     CREATE INDEX comments_client_created ON comments(created) WHERE client_key IS NOT NULL;
     CREATE INDEX pending_email ON pending(email) WHERE email IS NOT NULL;
     """,
+    # 4 (SQLite's 6): votes, pins and formatting; `html` is made at start for older rows
+    # (`CommentService.render_missing`), as on SQLite.
+    """
+    ALTER TABLE comments ADD COLUMN html TEXT;
+    ALTER TABLE comments ADD COLUMN format TEXT NOT NULL DEFAULT 'text'
+        CHECK (format IN ('text', 'markdown'));
+    ALTER TABLE comments ADD COLUMN up INTEGER NOT NULL DEFAULT 0 CHECK (up >= 0);
+    ALTER TABLE comments ADD COLUMN down INTEGER NOT NULL DEFAULT 0 CHECK (down >= 0);
+    ALTER TABLE comments ADD COLUMN score INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE comments ADD COLUMN vote_seq BIGINT NOT NULL DEFAULT 0;
+    ALTER TABLE comments ADD COLUMN pinned BOOLEAN NOT NULL DEFAULT false;
+    ALTER TABLE comments ADD COLUMN voter_hash BYTEA;
+    ALTER TABLE pending ADD COLUMN html TEXT;
+    ALTER TABLE pending ADD COLUMN format TEXT NOT NULL DEFAULT 'text'
+        CHECK (format IN ('text', 'markdown'));
+    ALTER TABLE pending ADD COLUMN voter_hash BYTEA;
+    CREATE TABLE votes (
+        comment BIGINT NOT NULL REFERENCES comments(id),
+        voter BYTEA NOT NULL,
+        value INTEGER NOT NULL CHECK (value IN (-1, 1)),
+        PRIMARY KEY (comment, voter)
+    );
+    CREATE INDEX comments_parent ON comments(parent) WHERE parent IS NOT NULL;
+    CREATE INDEX comments_top ON comments(article, score DESC, id) WHERE parent IS NULL;
+    CREATE INDEX comments_html_missing ON comments(id) WHERE html IS NULL;
+    """,
 ]
 
 

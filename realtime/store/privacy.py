@@ -20,7 +20,7 @@ from collections.abc import Callable
 
 import msgspec
 
-from realtime.models import Comment, CommenterData, StoredComment, StoredHeld
+from realtime.models import CommenterData, StoredComment, StoredHeld
 from realtime.store import notices, privacy_outbox
 from realtime.store.audit import Note, record
 from realtime.store.bans import BAN_COLUMNS, ban_from
@@ -28,11 +28,14 @@ from realtime.store.db import Backend, Tx, scalar
 from realtime.store.group_commit import GroupCommitWriter, OnCommit
 from realtime.store.notices import Rules
 from realtime.store.results import COMMENT_COLUMNS, NEXT_REV, Edited, Removed
+from realtime.store.rows import comment_from
 
 DELETED_AUTHOR = "deleted"
 DELETED_AVATAR = "0" * 32  # nobody's: avatars are hex digests of an e-mail or a name
 NO_TOKEN = b""  # the author token no longer edits or deletes the comment
 _MINE = "(email = ? OR avatar = ?)"
+# A comment as its author's copy of their data has it (`StoredComment`): the text, not the html.
+_STORED_COLUMNS = "id, article, parent, author, avatar, body, created, edited"
 _ANONYMOUS = (
     f"author = '{DELETED_AUTHOR}', email = NULL, avatar = '{DELETED_AVATAR}',"
     " client_prefix = NULL, client_key = NULL, token_hash = ?"
@@ -95,8 +98,8 @@ class PrivacyStore:
                 else:
                     removed.append(await _withdraw(tx, comment_id))
             await tx.run(
-                f"UPDATE comments SET {_ANONYMOUS}, body = '' WHERE status <> 'published'"
-                f" AND {_MINE}",
+                f"UPDATE comments SET {_ANONYMOUS}, body = '', html = ''"
+                f" WHERE status <> 'published' AND {_MINE}",
                 (NO_TOKEN, *mine),
             )
             held = await tx.all(f"DELETE FROM pending WHERE {_MINE} RETURNING id", mine)
@@ -123,7 +126,7 @@ class PrivacyStore:
         async def work(tx: Tx) -> CommenterData:
             mine = (who.email, who.avatar)
             comments = await tx.all(
-                f"SELECT {COMMENT_COLUMNS}, status, client_prefix FROM comments WHERE {_MINE}"
+                f"SELECT {_STORED_COLUMNS}, status, client_prefix FROM comments WHERE {_MINE}"
                 " ORDER BY id",
                 mine,
             )
@@ -156,13 +159,13 @@ async def _anonymise(tx: Tx, comment_id: int, at: str) -> Edited:
         (NO_TOKEN, at, comment_id),
     )
     assert row is not None  # read in this transaction
-    *comment, rev = row
-    return Edited(Comment(*comment), int(rev))
+    return Edited(comment_from(row), int(row[-1]))
 
 
 async def _withdraw(tx: Tx, comment_id: int) -> Removed:
     row = await tx.one(
-        f"UPDATE comments SET {_ANONYMOUS}, status = 'deleted', body = '', rev = ({NEXT_REV})"
+        f"UPDATE comments SET {_ANONYMOUS}, status = 'deleted', body = '', html = '',"
+        f" rev = ({NEXT_REV})"
         " WHERE id = ? RETURNING article, rev",
         (NO_TOKEN, comment_id),
     )

@@ -8,13 +8,9 @@ from __future__ import annotations
 import msgspec
 
 from realtime.models import Comment
+from realtime.store.rows import COMMENT_COLUMNS, NEXT_REV
 
-# The columns of a comment as the public `Comment` has them, in its field order.
-COMMENT_COLUMNS = "id, article, parent, author, avatar, body, created, edited"
-# The next change number (edit or deletion), taken inside the writer's transaction: right because
-# write transactions run one at a time on every backend (SQLite's write lock, PostgreSQL's writer
-# lock), so change numbers follow commit order, in each article and across them.
-NEXT_REV = "SELECT coalesce(max(rev), 0) + 1 FROM comments WHERE rev > 0"
+__all__ = ["COMMENT_COLUMNS", "NEXT_REV"]  # defined with the row conversions, in rows.py
 
 
 class NewComment(msgspec.Struct, frozen=True, kw_only=True):
@@ -29,6 +25,9 @@ class NewComment(msgspec.Struct, frozen=True, kw_only=True):
     body: str
     created: str
     token_hash: bytes
+    html: str  # `body` rendered by realtime.formatting, in `format`
+    format: str
+    voter_hash: bytes | None = None  # the poster's voter (keyed hash): no votes on one's own
     # What a ban needs (see `moderators.bans`): the network as moderators may see it, and its
     # keyed hash. None when the poster's address is not an IP address.
     client_prefix: str | None = None

@@ -155,6 +155,35 @@ MIGRATIONS: list[str] = [
     CREATE INDEX comments_client_created ON comments(created) WHERE client_key IS NOT NULL;
     CREATE INDEX pending_email ON pending(email) WHERE email IS NOT NULL;
     """,
+    # 6: votes, pins and formatting. `html` is the body rendered by the server's sanitizer
+    # (realtime.formatting) in the comment's `format`; rows older than this get it when the
+    # server starts (`CommentService.render_missing`: Python, not SQL, makes it), as `text`, the
+    # way they were shown before. Score counters live on the comment row and change in the same
+    # transaction as the vote; a voter is kept only as a keyed hash of the browser's token.
+    """
+    ALTER TABLE comments ADD COLUMN html TEXT;
+    ALTER TABLE comments ADD COLUMN format TEXT NOT NULL DEFAULT 'text'
+        CHECK (format IN ('text', 'markdown'));
+    ALTER TABLE comments ADD COLUMN up INTEGER NOT NULL DEFAULT 0 CHECK (up >= 0);
+    ALTER TABLE comments ADD COLUMN down INTEGER NOT NULL DEFAULT 0 CHECK (down >= 0);
+    ALTER TABLE comments ADD COLUMN score INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE comments ADD COLUMN vote_seq INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE comments ADD COLUMN pinned INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE comments ADD COLUMN voter_hash BLOB;
+    ALTER TABLE pending ADD COLUMN html TEXT;
+    ALTER TABLE pending ADD COLUMN format TEXT NOT NULL DEFAULT 'text'
+        CHECK (format IN ('text', 'markdown'));
+    ALTER TABLE pending ADD COLUMN voter_hash BLOB;
+    CREATE TABLE votes (
+        comment INTEGER NOT NULL REFERENCES comments(id),
+        voter BLOB NOT NULL,
+        value INTEGER NOT NULL CHECK (value IN (-1, 1)),
+        PRIMARY KEY (comment, voter)
+    ) STRICT;
+    CREATE INDEX comments_parent ON comments(parent) WHERE parent IS NOT NULL;
+    CREATE INDEX comments_top ON comments(article, score DESC, id) WHERE parent IS NULL;
+    CREATE INDEX comments_html_missing ON comments(id) WHERE html IS NULL;
+    """,
 ]
 
 

@@ -32,6 +32,7 @@ from realtime.topics import COUNT_PREFIX
 from realtime.web import admin, http, lognoise, notify, sse, ws
 from realtime.web.counts_cache import CountsCache
 from realtime.web.descriptors import DESCRIPTORS, DescriptorBudget
+from realtime.web.feeds import Feeds
 from realtime.web.files import static_dir
 from realtime.web.gc_freeze import frozen
 from realtime.web.lean_ws import LEAN_WS, LeanEndpoints
@@ -140,6 +141,7 @@ def create_app(settings: Settings, reload: Callable[[], Settings] | None = None)
     headers = page_headers(settings)
     descriptors = DescriptorBudget()
     metrics = Metrics(descriptors)
+    pages = Pages(settings, headers)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[dict[str, Any]]:
@@ -154,6 +156,7 @@ def create_app(settings: Settings, reload: Callable[[], Settings] | None = None)
         )
         await hub.start()
         service = CommentService(settings, store, hub)
+        await service.render_missing()
         app.state.service = service
         hub.observe(COUNT_PREFIX, app.state.counts_cache.changed)
         metrics.bind(service, backups)
@@ -176,10 +179,10 @@ def create_app(settings: Settings, reload: Callable[[], Settings] | None = None)
             await asyncio.gather(*tasks, return_exceptions=True)
             await service.notifier.stop()  # hands unfinished attempts back, through the store
             await store.close()  # its last commits publish through the hub, so it closes first
+            service.votes.events.flush()  # the last vote events, not yet sent
             await hub.close()
             lognoise.flush()
 
-    pages = Pages(settings, headers)
     routes = [
         *http.routes,
         *admin.routes,
@@ -189,6 +192,7 @@ def create_app(settings: Settings, reload: Callable[[], Settings] | None = None)
         *sse.routes,
         client_config(settings),
         *pages.routes(),
+        *Feeds(pages.env, pages.t, settings.feed_size).routes(),
         Route("/metrics", metrics.endpoint),
         Mount("/static", StaticFiles(directory=files, check_dir=False), name="static"),
     ]

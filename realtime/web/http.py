@@ -6,6 +6,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 import msgspec
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -20,8 +21,10 @@ from realtime.models import (
     Counts,
     Health,
     PendingList,
+    PreviewIn,
+    VoteIn,
 )
-from realtime.moderators import Actor
+from realtime.moderators import Actor, hash_token
 from realtime.service import CommentService, slug_list
 from realtime.web.counts_cache import CountsCache
 
@@ -116,6 +119,10 @@ def int_param(request: Request, name: str, default: int) -> int:
     return value
 
 
+def optional_int(request: Request, name: str) -> int | None:
+    return int_param(request, name, 0) if name in request.query_params else None
+
+
 def path_id(request: Request) -> int:
     """The `{id}` path parameter as a positive integer."""
     raw = request.path_params["id"]
@@ -150,9 +157,33 @@ async def put_article(request: Request) -> Response:
 
 async def list_comments(request: Request) -> Response:
     svc = service(request)
-    after = int_param(request, "after", 0)
     limit = int_param(request, "limit", svc.settings.page_limit_default)
-    return json_response(await svc.page(request.path_params["slug"], after, limit))
+    slug = request.path_params["slug"]
+    query = request.query_params
+    ids = optional_int(request, "after"), optional_int(request, "before")
+    if {"sort", "before", "cursor"} & set(query):  # pages of threads (an addition)
+        page = await svc.sorted_page(slug, query.get("sort"), ids, query.get("cursor"), limit)
+        return json_response(page)
+    after = int_param(request, "after", 0)  # the contract's page
+    return json_response(await svc.page(slug, after, limit))
+
+
+async def recent_comments(request: Request) -> Response:
+    return json_response(await service(request).recent(int_param(request, "limit", 20)))
+
+
+async def vote(request: Request) -> Response:
+    comment_id = path_id(request)
+    data = await read_json(request, VoteIn)
+    address = client_address(request)
+    token = bearer(request)
+    author = hash_token(token) if token else None
+    return json_response(await service(request).votes.vote(comment_id, data, address, author))
+
+
+async def preview(request: Request) -> Response:
+    data = await read_json(request, PreviewIn)
+    return json_response(service(request).preview(data.body))
 
 
 def client_address(request: Request) -> str:
@@ -221,11 +252,30 @@ async def reject_pending(request: Request) -> Response:
     return Response(status_code=204)
 
 
+async def pin_comment(request: Request) -> Response:
+    actor = await moderator(request)
+    pinned = request.url.path.endswith("/pin")
+    moderation = service(request).moderation
+    return json_response(await moderation.set_pinned(path_id(request), pinned, actor))
+
+
 async def close_article(request: Request) -> Response:
     actor = await moderator(request)
     closed = request.url.path.endswith("/close")
     slug = request.path_params["slug"]
     return json_response(await service(request).moderation.set_closed(slug, closed, actor))
+
+
+def not_recent(handler: Endpoint) -> Endpoint:
+    """`/api/comments/recent` takes GET only; its other methods would otherwise reach
+    `/api/comments/{id}` (a route that takes them) instead of answering 405."""
+
+    async def endpoint(request: Request) -> Response:
+        if request.path_params["id"] == "recent":
+            raise HTTPException(405, headers={"Allow": "GET, HEAD"})
+        return await handler(request)
+
+    return endpoint
 
 
 def resource(path: str, **handlers: Endpoint) -> Route:
@@ -247,11 +297,21 @@ routes = [
     Route("/api/articles", list_articles),
     resource("/api/articles/{slug}", GET=get_article, PUT=put_article),
     resource("/api/articles/{slug}/comments", GET=list_comments, POST=post_comment),
-    resource("/api/comments/{id}", GET=get_comment, PATCH=patch_comment, DELETE=delete_comment),
+    resource("/api/comments/recent", GET=recent_comments),
+    resource(
+        "/api/comments/{id}",
+        GET=get_comment,
+        PATCH=not_recent(patch_comment),
+        DELETE=not_recent(delete_comment),
+    ),
+    resource("/api/comments/{id}/vote", POST=vote),
+    resource("/api/preview", POST=preview),
     Route("/api/counts", counts),
     Route("/api/admin/pending", list_pending, methods=["GET"]),
     Route("/api/admin/pending/{id}/approve", approve_pending, methods=["POST"]),
     Route("/api/admin/pending/{id}/reject", reject_pending, methods=["POST"]),
+    Route("/api/admin/comments/{id}/pin", pin_comment, methods=["POST"]),
+    Route("/api/admin/comments/{id}/unpin", pin_comment, methods=["POST"]),
     Route("/api/admin/articles/{slug}/close", close_article, methods=["POST"]),
     Route("/api/admin/articles/{slug}/reopen", close_article, methods=["POST"]),
 ]

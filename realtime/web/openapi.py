@@ -20,6 +20,7 @@ from realtime import __version__
 from realtime.models import (
     COUNTS_MAX,
     PAGE_MAX,
+    RECENT_MAX,
     SLUG_PATTERN,
     Article,
     ArticleIn,
@@ -35,6 +36,12 @@ from realtime.models import (
     Notification,
     NotificationList,
     PendingList,
+    Preview,
+    PreviewIn,
+    RecentList,
+    SortedPage,
+    VoteIn,
+    VoteResult,
     WebhookEvent,
 )
 from realtime.web import openapi_admin
@@ -60,6 +67,9 @@ ERROR_MEANINGS = {
     503: "the database cannot take the write right now (see Retry-After), or the database file"
     " is gone from under the server; nothing was written",
 }
+ATOM = "application/atom+xml"
+SUCCESS = {201: "created", 304: "not modified: the If-None-Match ETag is current (no body)"}
+
 PARAMETERS: dict[str, dict[str, Any]] = {
     "slug": {
         "name": "slug",
@@ -82,6 +92,34 @@ PARAMETERS: dict[str, dict[str, Any]] = {
         "in": "query",
         "description": "only comments with a larger id (the previous page's `next`)",
         "schema": {"type": "integer", "minimum": 0, "maximum": ID_MAX, "default": 0},
+    },
+    "thread_before": {  # not "before": the audit log's `before` (openapi_admin) has its own
+        "name": "before",
+        "in": "query",
+        "description": "pages of threads before this comment id (in top: before its place); "
+        "wins over `after`",
+        "schema": {"type": "integer", "minimum": 0, "maximum": ID_MAX},
+    },
+    "sort": {
+        "name": "sort",
+        "in": "query",
+        "description": "pages of threads (each root with all its replies) in this order; the"
+        " answer is then a SortedPage (also with `before` or `cursor`, in oldest or the"
+        " cursor's order). Without any of them: every comment in id order (CommentPage)",
+        "schema": {"type": "string", "enum": ["oldest", "newest", "top"]},
+    },
+    "cursor": {
+        "name": "cursor",
+        "in": "query",
+        "description": "a SortedPage's `cursor` or `prev`, as it was given (wins over `after`"
+        " and `before`); one this server did not give, or of another sort, is 404",
+        "schema": {"type": "string"},
+    },
+    "recent_limit": {
+        "name": "limit",
+        "in": "query",
+        "description": f"how many; outside 1-{RECENT_MAX} the answer is 422",
+        "schema": {"type": "integer", "minimum": 1, "maximum": RECENT_MAX, "default": 20},
     },
     "limit": {
         "name": "limit",
@@ -107,6 +145,13 @@ PARAMETERS: dict[str, dict[str, Any]] = {
         "in": "path",
         "required": True,
         "schema": {"type": "string", "enum": ["confirm", "unsubscribe", "approve", "reject"]},
+    },
+    "if_none_match": {
+        "name": "If-None-Match",
+        "in": "header",
+        "required": False,
+        "description": "the ETag of an earlier answer: 304 and no body while it is current",
+        "schema": {"type": "string"},
     },
     "articles": {
         "name": "articles",
@@ -210,9 +255,11 @@ OPERATIONS: tuple[Operation, ...] = (
         name="list_comments",
         method="get",
         path="/api/articles/{slug}/comments",
-        summary="A page of an article's published comments, ascending id",
+        summary="A page of an article's published comments, ascending id (with sort: a page"
+        " of threads in that order)",
         response=CommentPage,
-        parameters=("slug", "after", "limit"),
+        alternatives=(SortedPage,),
+        parameters=("slug", "after", "limit", "sort", "thread_before", "cursor"),
         errors=(404, 422),
     ),
     Operation(
@@ -234,6 +281,34 @@ OPERATIONS: tuple[Operation, ...] = (
         response=Comment,
         parameters=("id",),
         errors=(404, 422),
+    ),
+    Operation(
+        name="recent_comments",
+        method="get",
+        path="/api/comments/recent",
+        summary="The site's newest published comments, newest first, with their articles' titles",
+        response=RecentList,
+        parameters=("recent_limit",),
+        errors=(422,),
+    ),
+    Operation(
+        name="vote",
+        method="post",
+        path="/api/comments/{id}/vote",
+        summary="Vote a comment up (1) or down (-1), or take the vote back (0); one per voter",
+        response=VoteResult,
+        body=VoteIn,
+        parameters=("id",),
+        errors=(*BODY_ERRORS, 403, 404, 429, 503),
+    ),
+    Operation(
+        name="preview",
+        method="post",
+        path="/api/preview",
+        summary="The HTML a comment with this body would be shown as (nothing is stored)",
+        response=Preview,
+        body=PreviewIn,
+        errors=BODY_ERRORS,
     ),
     Operation(
         name="patch_comment",
@@ -298,6 +373,26 @@ OPERATIONS: tuple[Operation, ...] = (
         auth=True,
     ),
     Operation(
+        name="pin_comment",
+        method="post",
+        path="/api/admin/comments/{id}/pin",
+        summary="Pin a top-level comment to the top of its thread; admin only",
+        response=Comment,
+        parameters=("id",),
+        errors=(401, 403, 404, 409, 422, 503),
+        auth=True,
+    ),
+    Operation(
+        name="unpin_comment",
+        method="post",
+        path="/api/admin/comments/{id}/unpin",
+        summary="Unpin a comment; admin only",
+        response=Comment,
+        parameters=("id",),
+        errors=(401, 403, 404, 409, 422, 503),
+        auth=True,
+    ),
+    Operation(
         name="close_article",
         method="post",
         path="/api/admin/articles/{slug}/close",
@@ -326,7 +421,7 @@ OPERATIONS: tuple[Operation, ...] = (
         response=None,
         parameters=("purpose", "token"),
         errors=(403, 404),
-        html=True,
+        media="text/html",
     ),
     Operation(
         name="notify_link_action",
@@ -337,7 +432,28 @@ OPERATIONS: tuple[Operation, ...] = (
         response=None,
         parameters=("purpose", "token"),
         errors=(403, 404, 503),
-        html=True,
+        media="text/html",
+    ),
+    Operation(
+        name="site_feed",
+        method="get",
+        path="/feeds/comments.atom",
+        summary="Atom feed of the site's newest published comments (`feed_size`), with an ETag",
+        response=None,
+        ok=(200, 304),
+        parameters=("if_none_match",),
+        media=ATOM,
+    ),
+    Operation(
+        name="article_feed",
+        method="get",
+        path="/feeds/articles/{slug}.atom",
+        summary="Atom feed of one article's newest published comments, with an ETag",
+        response=None,
+        ok=(200, 304),
+        parameters=("slug", "if_none_match"),
+        errors=(404,),
+        media=ATOM,
     ),
     Operation(
         name="list_dead_notifications",
@@ -384,13 +500,19 @@ def _webhooks() -> dict[str, Any]:
 
 
 # The moderators' endpoints (`admin.routes`), kept in their own module for size.
+assert not PARAMETERS.keys() & openapi_admin.PARAMETERS.keys()  # one name, one parameter
 PARAMETERS.update(openapi_admin.PARAMETERS)
 OPERATIONS = (*OPERATIONS, *openapi_admin.OPERATIONS)
 
 
 def build_document(operations: tuple[Operation, ...] = OPERATIONS) -> dict[str, Any]:
     """The whole document; every error status of an operation answers with `ErrorBody`."""
-    kinds = {kind for op in operations for kind in (op.response, op.body) if kind is not None}
+    kinds = {
+        kind
+        for op in operations
+        for kind in (op.response, op.body, *op.alternatives)
+        if kind is not None
+    }
     kinds |= set(WebhookEvent.__args__)
     ordered = sorted(kinds | {ErrorBody}, key=lambda kind: kind.__name__)
     _, schemas = msgspec.json.schema_components(ordered, ref_template=SCHEMAS)
@@ -445,11 +567,11 @@ def _operation(op: Operation) -> dict[str, Any]:
 def _responses(op: Operation) -> dict[str, Any]:
     responses: dict[str, Any] = {}
     for status in op.ok:
-        success: dict[str, Any] = {"description": "created" if status == 201 else "success"}
+        success: dict[str, Any] = {"description": SUCCESS.get(status, "success")}
         if op.response is not None:
-            success["content"] = _json(op.response)
-        if op.html:
-            success["content"] = {"text/html": {"schema": {"type": "string"}}}
+            success["content"] = _json(op.response, *op.alternatives)
+        if op.media is not None and status != 304:
+            success["content"] = {op.media: {"schema": {"type": "string"}}}
         if op.method == "post" and status == 201:
             success["headers"] = {
                 "Location": {"description": "the new comment", "schema": {"type": "string"}}
@@ -465,8 +587,9 @@ def _responses(op: Operation) -> dict[str, Any]:
     return responses
 
 
-def _json(kind: type[Any]) -> dict[str, Any]:
-    return {"application/json": {"schema": {"$ref": SCHEMAS.format(name=kind.__name__)}}}
+def _json(*kinds: type[Any]) -> dict[str, Any]:
+    refs = [{"$ref": SCHEMAS.format(name=kind.__name__)} for kind in kinds]
+    return {"application/json": {"schema": refs[0] if len(refs) == 1 else {"anyOf": refs}}}
 
 
 def openapi_route(path: str = "/openapi.json") -> Route:

@@ -22,4 +22,7 @@ class Operation:
     parameters: tuple[str, ...] = ()
     errors: tuple[int, ...] = ()
     auth: bool = False
-    html: bool = False  # the success answer is a page (text/html), not JSON
+    # Other shapes the success may have (e.g. a sorted page of threads): `anyOf` all of them.
+    alternatives: tuple[type[Any], ...] = ()
+    # The success answer is not JSON but this media type (a page, a feed).
+    media: str | None = None

@@ -27,7 +27,7 @@ from starlette.routing import Route
 
 from realtime.config import Settings
 from realtime.errors import AppError, Invalid, NotFound, from_validation
-from realtime.models import Article, CommentIn
+from realtime.models import Article, CommentIn, CommentPage, SortedPage
 from realtime.service import CommentService
 from realtime.web import csrf
 from realtime.web.comment_form import (
@@ -42,10 +42,12 @@ from realtime.web.comment_form import validate as check_form
 from realtime.web.files import static_dir, templates_dir
 from realtime.web.http import read_body, resource, service
 from realtime.web.i18n import LANGUAGES, Translator, load_catalogs
-from realtime.web.markup import body_html, identicon
-from realtime.web.thread_view import count_label, gap, heading, thread_tree
+from realtime.web.markup import identicon
+from realtime.web.thread_view import count_label, gap, heading, sorted_gap, thread_tree
 
 PAGE_SIZE = 50  # the first page static/thread.js shows (its PAGE_SIZE)
+SORT_COOKIE = "rt_sort"  # the reader's order of the thread, remembered
+SORTS = ("oldest", "newest", "top")
 FORM_MEDIA = "application/x-www-form-urlencoded"
 _NONCE = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
 _encode = msgspec.json.Encoder().encode
@@ -60,11 +62,11 @@ def make_environment() -> Environment:
         lstrip_blocks=True,
         undefined=StrictUndefined,
     )
-    env.globals.update(identicon=identicon, body_html=body_html)
+    env.globals.update(identicon=identicon)
     return env
 
 
-def client_settings(settings: Settings) -> dict[str, int | bool]:
+def client_settings(settings: Settings) -> dict[str, int | str | bool]:
     """What the browser client checks before sending (also `GET /api/config`); `notify`: the
     server can send mail, so the form offers "notify me of replies"."""
     return {
@@ -72,6 +74,8 @@ def client_settings(settings: Settings) -> dict[str, int | bool]:
         "author_max_chars": settings.author_max_chars,
         "body_max_chars": settings.body_max_chars,
         "email_max_chars": settings.email_max_chars,
+        "votes": settings.votes,
+        "format": settings.format,
         "notify": bool(settings.smtp_host),
     }
 
@@ -171,30 +175,51 @@ class Pages:
     async def thread_page(
         self, request: Request, article: Article, form: FormState, status: int = 200
     ) -> Response:
+        """The thread in the reader's order: `oldest` pages every comment in id order (the
+        contract's page, replies under parents on it); `newest` and `top` page threads."""
+        sort = _sort(request)
         after = max(0, _int_or_none(request.query_params.get("after")) or 0)
         svc = service(request)
-        page = await svc.page(article.slug, after, PAGE_SIZE)
+        page: CommentPage | SortedPage
+        if sort == "oldest":
+            page = await svc.page(article.slug, after, PAGE_SIZE)
+            tree, more = thread_tree(page.comments, after, self.t), gap(page, after, self.t)
+        else:
+            cursor = request.query_params.get("cursor") or None
+            try:
+                page = await svc.sorted_page(article.slug, sort, (None, None), cursor, PAGE_SIZE)
+            except (Invalid, NotFound):  # a stale or edited cursor: the first page
+                page = await svc.sorted_page(article.slug, sort, (None, None), None, PAGE_SIZE)
+            after = 0
+            tree, more = thread_tree(page.comments, 0, self.t), sorted_gap(page, self.t)
         state = {
             "lang": self.t.lang,
             "article": article,
             "page": page,
             "after": after,
+            "sort": sort,
             "reply": form.parent,
             "pageSize": PAGE_SIZE,
             "config": client_settings(self.settings),
         }
-        return self.render(
+        response = self.render(
             "article.html",
             status,
             article=article,
             heading=heading(page.count, article.title, self.t),
-            tree=thread_tree(page.comments, after, self.t),
-            gap=gap(page, after, self.t),
+            tree=tree,
+            gap=more,
             after=after,
+            sort=sort,
+            votes=self.settings.votes,
+            fmt=self.settings.format,
             form=form,
             now=datetime.now(UTC),
             state=script_json(state),
         )
+        if request.query_params.get("sort") in SORTS:
+            response.set_cookie(SORT_COOKIE, sort, max_age=31_536_000, samesite="lax")
+        return response
 
     async def reply_to(
         self, request: Request, slug: str, parent: int | None, form: FormState
@@ -292,6 +317,14 @@ class Pages:
     def refused(self, back: str) -> Response:
         """A post from another site, or without this page's token: nothing changes."""
         return self.message_page(403, self.t.t("form.csrf_title"), self.t.t("form.csrf"), back)
+
+
+def _sort(request: Request) -> str:
+    """The order asked for (?sort=), else the one remembered (cookie), else oldest."""
+    for candidate in (request.query_params.get("sort"), request.cookies.get(SORT_COOKIE)):
+        if candidate in SORTS:
+            return candidate
+    return "oldest"
 
 
 def _int_or_none(raw: str | None) -> int | None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from realtime.models import Comment, CommentPage
+from realtime.models import Comment, CommentPage, SortedPage
 from realtime.web.i18n import Translator
 
 MAX_DEPTH = 3  # thread.js: deeper replies stop indenting and say whom they answer
@@ -23,11 +23,16 @@ class CommentView:
 class Gap:
     after: int  # the next page starts after this id
     label: str
+    query: str = ""  # the next page's query string (default: ?after=)
 
     @property
     def key(self) -> str:
         """thread.js orders the gap among comments by this key (after + 0.5)."""
         return f"{self.after}.5"
+
+    @property
+    def href_query(self) -> str:
+        return self.query or f"after={self.after}"
 
 
 def thread_tree(comments: list[Comment], before: int, t: Translator) -> list[CommentView]:
@@ -41,7 +46,7 @@ def thread_tree(comments: list[Comment], before: int, t: Translator) -> list[Com
         views[comment.id] = view
         (parent.replies if parent else roots).append(view)
         view.replying = _label(comment, parent, before, t)
-    return roots
+    return sorted(roots, key=lambda view: not view.comment.pinned)  # pinned first, else as given
 
 
 def _label(comment: Comment, parent: CommentView | None, before: int, t: Translator) -> str | None:
@@ -65,6 +70,13 @@ def heading(count: int, title: str, t: Translator) -> str:
 def count_label(count: int, t: Translator) -> str:
     """format.js `countLabel`: "No comments", "1 comment", "5 comments"."""
     return t.t("count.label_none") if count == 0 else t.n("count.label", count)
+
+
+def sorted_gap(page: SortedPage, t: Translator) -> Gap | None:
+    """ "Show more" below a page of threads: the next page's cursor."""
+    if page.cursor is None or page.next is None:
+        return None
+    return Gap(page.next, t.t("thread.show_more_any"), f"sort={page.sort}&cursor={page.cursor}")
 
 
 def gap(page: CommentPage, after: int, t: Translator) -> Gap | None:
