@@ -81,7 +81,9 @@ async def reader_round(base: str, ws: str, n: int) -> None:
 
 
 async def main(base: str, ws: str, rounds: int) -> None:
-    held = [await websockets.connect(f"{ws}/ws/articles/a") for _ in range(5)]  # fan-out too
+    # Readers that get the fan-out but never recv(): an unbounded queue, or websockets stops
+    # reading at 16 messages and their close waits out close_timeout behind the unread frames.
+    held = [await websockets.connect(f"{ws}/ws/articles/a", max_queue=None) for _ in range(5)]
     async with httpx.AsyncClient(base_url=base, timeout=10) as http:
         for n in range(rounds):
             await http_round(http, n)
