@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import httpx
@@ -188,6 +189,38 @@ async def test_bad_comment_input(
         headers={"content-type": "application/json", **headers},
     )
     assert_error(response, status, field)
+    assert await table_snapshot(server) == before
+
+
+# Requests the HTTP parser itself refuses (schemathesis once sent the first one).
+UNPARSEABLE = [
+    b"DELETE /api/admin/bans/1 HTTP/1.1\r\nHost: x\r\ncontent-length: p\r\n\r\n",
+    b"POST /api/articles/%s/comments HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n"
+    b"Transfer-Encoding: chunked\r\n\r\n{}",
+    b"GET /\x00\x01 HTTP/9.9\r\n\x7f\r\n\r\n",
+]
+
+
+@pytest.mark.parametrize("raw", UNPARSEABLE, ids=["content-length", "smuggling", "request-line"])
+async def test_unparseable_requests_get_the_error_shape(
+    server: ThreadServer, client: httpx.AsyncClient, article: str, raw: bytes
+) -> None:
+    """Not only the app's answers: a request uvicorn's parser refuses gets a 400 in the error
+    shape too (not a line of plain text), and nothing is written."""
+    await post_comment(client, article)
+    before = await table_snapshot(server)
+    reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+    try:
+        writer.write(raw.replace(b"%s", article.encode()))
+        async with asyncio.timeout(10):
+            answer = await reader.read()  # the server closes the connection after it
+    finally:
+        writer.close()
+    head, _, body = answer.partition(b"\r\n\r\n")
+    status_line, *header_lines = head.decode("latin-1").split("\r\n")
+    headers = dict(line.lower().split(": ", 1) for line in header_lines)
+    response = httpx.Response(int(status_line.split()[1]), headers=headers, content=body)
+    assert_error(response, 400)
     assert await table_snapshot(server) == before
 
 

@@ -20,9 +20,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-import msgspec
-
 from realtime.errors import Unavailable
+from realtime.web.raw_error import raw_error
 
 log = logging.getLogger("realtime.server")
 # The key of the `DescriptorBudget` in the lifespan state that uvicorn hands every connection.
@@ -35,18 +34,7 @@ _ACCEPT_EXHAUSTED = "socket.accept() out of system resource"  # asyncio's messag
 _ACCEPT_RETRY = "BaseSelectorEventLoop._start_serving"  # and the retry it schedules
 
 
-def _refusal() -> bytes:
-    error = Unavailable("the server is at its open-file limit; try again later")
-    body = msgspec.json.encode(error.body())
-    head = (
-        "HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\n"
-        f"content-length: {len(body)}\r\nretry-after: {error.retry_after}\r\n"
-        "connection: close\r\n\r\n"
-    )
-    return head.encode() + body
-
-
-REFUSAL = _refusal()
+REFUSAL = raw_error(Unavailable("the server is at its open-file limit; try again later"))
 
 
 def open_descriptors() -> int | None:

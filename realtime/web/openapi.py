@@ -53,7 +53,7 @@ OPTIONAL_SLUG = f"^({SLUG_PATTERN[1:-1]})?$"
 
 
 ERROR_MEANINGS = {
-    400: "malformed JSON or invalid UTF-8",
+    400: "a request that is not valid HTTP/1.1 (any operation), malformed JSON or invalid UTF-8",
     401: "no bearer token, or a revoked moderator's token",
     403: "admin endpoints disabled, a token that does not grant this, a banned poster, or an "
     "article closed to new comments",
@@ -579,7 +579,8 @@ def _responses(op: Operation) -> dict[str, Any]:
         if op.name in LINKS:
             success["links"] = LINKS[op.name]
         responses[str(status)] = success
-    for status in sorted(set(op.errors)):
+    # Any request can be one the HTTP parser cannot read (`server.send_400_response`).
+    for status in sorted({400, *op.errors}):
         responses[str(status)] = {
             "description": ERROR_MEANINGS[status],
             "content": _json(ErrorBody),

@@ -26,9 +26,11 @@ from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIO
 from websockets.http11 import Request
 
 from realtime.config import Settings
+from realtime.errors import BadRequest
 from realtime.web import lognoise
 from realtime.web.descriptors import DESCRIPTORS, LINGER_SECONDS, REFUSAL, DescriptorBudget
 from realtime.web.lean_ws import LEAN_WS, LeanEndpoints, LeanSocket, handshake
+from realtime.web.raw_error import raw_error
 from realtime.web.sse import DIRECT_STREAM
 from realtime.web.ws import CLOSE_TIMEOUT, DIRECT_EXTENSION
 
@@ -144,6 +146,9 @@ class DirectStream:
         self._loop.call_later(CLOSE_TIMEOUT, self._transport.abort)
 
 
+MALFORMED_HTTP = raw_error(BadRequest("the request is not valid HTTP/1.1"))
+
+
 class DirectHttpProtocol(HttpToolsProtocol):
     stream: DirectStream | None = None
 
@@ -153,6 +158,12 @@ class DirectHttpProtocol(HttpToolsProtocol):
         if "path" in scope:  # an HTTP request, not a WebSocket upgrade; its task starts next turn
             self.stream = DirectStream(self.transport, self.loop)
             scope["extensions"] = {DIRECT_STREAM: self.stream}
+
+    def send_400_response(self, msg: str) -> None:
+        """A request the parser cannot read (a Content-Length that is not a number, a broken
+        request line) gets the API's error shape, not uvicorn's plain text."""
+        self.transport.write(MALFORMED_HTTP)
+        self.transport.close()
 
     def handle_websocket_upgrade(self) -> None:
         """`/ws/articles/…` and `/ws/counts` go to `lean_ws` (when the app offers it and readers
