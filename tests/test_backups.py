@@ -4,15 +4,18 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import shutil
 import sqlite3
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import httpx
 import pytest
 
+from realtime.store import postgres
 from tests.conftest import ADMIN, post_comment
 from tests.servers import UNIT, ThreadServer
 from tests.test_archive import assert_counts_consistent, rows
@@ -147,3 +150,43 @@ async def test_automatic_backups_of_postgresql_are_pg_dumps(
     assert dumps and dumps[0].read_bytes().startswith(b"PGDMP")  # pg_dump's custom format
     refused = cli(server.settings.db, "restore", str(dumps[0]))
     assert refused.returncode == 1 and "pg_restore" in refused.stderr
+
+
+def children_named(name: str) -> list[int]:
+    """This process's live child processes running `name`."""
+    found = []
+    for children in Path("/proc/self/task").glob("*/children"):
+        for pid in children.read_text().split():
+            with contextlib.suppress(OSError):
+                if Path(f"/proc/{pid}/comm").read_text().strip() == name:
+                    found.append(int(pid))
+    return found
+
+
+@pytest.mark.parametrize("store_kind", ["postgres"])
+async def test_a_pg_dump_cut_short_by_shutdown_leaves_no_process_or_file(
+    new_db: Any, tmp_path: Path
+) -> None:
+    """A server stopping mid-backup cancels the dump: pg_dump is killed and reaped (no orphan,
+    no process handle left open to fail the event loop's close), and no partial file stays."""
+    url = new_db()
+    assert cli(url, "migrate").returncode == 0
+    target = tmp_path / "cut.dump"
+    blocker = await asyncpg.connect(url)
+    try:
+        # pg_dump share-locks every table it dumps: an exclusive lock holds it mid-dump.
+        transaction = blocker.transaction()
+        await transaction.start()
+        await blocker.execute("LOCK TABLE articles IN ACCESS EXCLUSIVE MODE")
+        dumping = asyncio.create_task(postgres.dump(url, target))
+        async with asyncio.timeout(30 * UNIT):
+            while not children_named("pg_dump"):
+                await asyncio.sleep(0.05)
+        dumping.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await dumping
+        assert children_named("pg_dump") == []
+        await transaction.rollback()
+    finally:
+        await blocker.close()
+    assert list(tmp_path.glob("cut.dump*")) == []

@@ -294,7 +294,15 @@ async def _pg_dump(program: str, url: str, options: list[str], partial: Path) ->
         stderr=asyncio.subprocess.PIPE,
         env={**os.environ, **secret},
     )
-    _, errors = await process.communicate()
+    try:
+        _, errors = await process.communicate()
+    except asyncio.CancelledError:
+        # Shutting down mid-dump: stop pg_dump and reap it (and its pipe), so no orphan or
+        # partial file is left and the event loop closes with no process handle open.
+        process.kill()
+        await process.communicate()
+        partial.unlink(missing_ok=True)
+        raise
     if process.returncode != 0:
         partial.unlink(missing_ok=True)
         raise OSError(f"pg_dump failed: {errors.decode(errors='replace').strip()}")
