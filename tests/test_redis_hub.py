@@ -149,6 +149,26 @@ async def test_every_reader_gets_every_comment_once_in_order(
 
 
 @pytest.mark.redis
+async def test_a_publish_that_fails_while_subscribed_is_announced_again(
+    start_processes: Callable[[int], list[ProcessServer]],
+    redis_server: RedisServer,
+    http: httpx.AsyncClient,
+) -> None:
+    """Redis pauses writes (PUBLISH) but keeps the subscriptions: the one comment posted then
+    cannot be published, and no later comment opens a gap. The other process's reader still
+    gets it, once the publishing process announces it again."""
+    servers = start_processes(2)
+    await make_article(http, servers[0])
+    (reader,) = await open_readers(servers[1:], per_server=1)
+    async with Redis.from_url(redis_server.url) as redis:
+        # Past the publisher's two tries of `socket_timeout` (2 s) each.
+        await redis.execute_command("CLIENT", "PAUSE", int(5_000 * UNIT), "WRITE")
+    posted = await post_many(http, servers[:1], posters=1, each=1, tag="paused")
+    assert_in_order(await reader.comments(1, timeout=20), posted)
+    await reader.close()
+
+
+@pytest.mark.redis
 @pytest.mark.parametrize("store_kind", STORES)
 async def test_redis_restart_loses_nothing(
     start_processes: Callable[[int], list[ProcessServer]],

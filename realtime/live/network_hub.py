@@ -333,6 +333,11 @@ class NetworkHub(Hub):
                 self._unannounced = 0
             else:
                 self._unannounced = max(self._unannounced, batch[-1].key)
+                if self.linked.is_set():
+                    # Subscribed, yet the publish failed: nothing else would send the marker
+                    # before the next comment, and the others' readers would wait for it.
+                    loop = asyncio.get_running_loop()
+                    loop.call_later(RETRY_MAX, self._outbox_ready.set)
 
     async def _send(self, events: list[_Event]) -> bool:
         if not self.linked.is_set():
@@ -345,6 +350,9 @@ class NetworkHub(Hub):
             log.warning(
                 "publish to %s failed (%s); the others will read it back", self._link.name, exc
             )
+            return False
+        except Exception:  # whatever the client library raises, the pump must go on
+            log.exception("publish to %s failed; the others will read it back", self._link.name)
             return False
         return True
 
