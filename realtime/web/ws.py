@@ -166,16 +166,20 @@ async def admin_stream(websocket: WebSocket) -> None:
             await _close_quietly(websocket, WS_4403_FORBIDDEN, "this moderator's token was revoked")
 
 
+async def _first_of(*tasks: asyncio.Future[Any]) -> list[Any]:
+    """Wait for the first task to end, cancel the others; each one's result or exception."""
+    try:
+        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in tasks:
+            task.cancel()
+        outcomes = await asyncio.gather(*tasks, return_exceptions=True)
+    return outcomes
+
+
 async def _until(event: asyncio.Event, serving: Coroutine[Any, Any, None]) -> None:
     """Serve until the client leaves or `event` is set, whichever comes first."""
-    served = asyncio.ensure_future(serving)
-    stopped = asyncio.ensure_future(event.wait())
-    try:
-        await asyncio.wait({served, stopped}, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        for task in (served, stopped):
-            task.cancel()
-        outcomes = await asyncio.gather(served, stopped, return_exceptions=True)
+    outcomes = await _first_of(asyncio.ensure_future(serving), asyncio.ensure_future(event.wait()))
     if isinstance(outcomes[0], Exception):
         raise outcomes[0]  # a failure of the serving itself, not of the wait
 
@@ -215,14 +219,10 @@ async def _serve_direct(
 
 async def _serve_portable(websocket: WebSocket, subscriber: Subscriber, stats: HubStats) -> None:
     """For ASGI servers without the direct extension: a sender task drains the backlog."""
-    sender = asyncio.create_task(_send_loop(websocket, subscriber))
-    receiver = asyncio.create_task(_receive_loop(websocket, subscriber))
-    try:
-        await asyncio.wait({sender, receiver}, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        for task in (sender, receiver):
-            task.cancel()
-        outcomes = await asyncio.gather(sender, receiver, return_exceptions=True)
+    outcomes = await _first_of(
+        asyncio.create_task(_send_loop(websocket, subscriber)),
+        asyncio.create_task(_receive_loop(websocket, subscriber)),
+    )
     code, reason = None, ""
     if isinstance(outcomes[0], Overflowed):
         stats.slow_readers_closed += 1
