@@ -19,6 +19,10 @@ class Reader:
 
     @classmethod
     async def open(cls, url: str, **kwargs: Any) -> Reader:
+        # Unbounded: with websockets' default of 16, a reader that closes with more events
+        # unread stops reading, never sees the server's close reply behind them and waits out
+        # close_timeout (10 s). Slow-reader tests pass their own bound.
+        kwargs.setdefault("max_queue", None)
         connection = await websockets.connect(url, open_timeout=10 * UNIT, **kwargs)
         return cls(connection)
 
