@@ -14,7 +14,10 @@ from realtime.errors import Conflict, NotFound, Unavailable
 from realtime.formatting import render
 from realtime.models import ArticleIn
 from realtime.store import MIGRATIONS, NewComment, Posted, Store
+from realtime.store.sqlite import SqliteBackend
 from tests.conftest import STORES
+from tests.servers import UNIT
+from tests.test_backups import sqlite_workers
 
 both = pytest.mark.parametrize("store_kind", STORES)
 
@@ -153,3 +156,25 @@ async def test_sqlite_url_names_the_same_file(tmp_path: Path) -> None:
         assert (await reopened.get_article("a")) is not None
     finally:
         await reopened.close()
+
+
+async def test_opening_cut_short_at_any_point_leaves_no_connection_open(tmp_path: Path) -> None:
+    """A server stopped during start-up (cancelled after 0, 1, 2 … loop turns of opening the
+    SQLite store): every connection it had opened is closed, so no aiosqlite thread outlives the
+    event loop or keeps the process from exiting, and the database is free again."""
+    db = tmp_path / "db.sqlite"
+    before = sqlite_workers()
+    for turns in range(60):
+        opening = asyncio.create_task(SqliteBackend.open(db))
+        for _ in range(turns):
+            await asyncio.sleep(0)
+        opening.cancel()
+        try:
+            await (await opening).close()  # it finished first: close it as a server would
+        except asyncio.CancelledError:
+            pass
+        async with asyncio.timeout(5 * UNIT):  # a closed connection's thread ends by itself
+            while sqlite_workers() > before:
+                await asyncio.sleep(0.01)
+    with sqlite3.connect(db, timeout=0) as conn:
+        conn.execute("BEGIN EXCLUSIVE")

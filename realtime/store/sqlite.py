@@ -10,6 +10,8 @@ behind in either file. While open, the backend holds a shared lock on the file (
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import itertools
 import logging
 import sqlite3
@@ -92,11 +94,14 @@ class SqliteBackend:
         except BaseException:
             in_use.release()
             raise
+        readers: list[aiosqlite.Connection] = []
         try:
             await migrate(writer)
-            readers = [await connect(path, busy_timeout_ms) for _ in range(READERS)]
+            for _ in range(READERS):
+                readers.append(await connect(path, busy_timeout_ms))
         except BaseException:
-            await writer.close()
+            for conn in [*readers, writer]:
+                await conn.close()
             in_use.release()
             raise
         backend = cls(writer, readers, path, busy_timeout_ms, in_use)
@@ -165,15 +170,32 @@ class SqliteBackend:
 
 
 async def connect(path: str | Path, busy_timeout_ms: int = 5000) -> aiosqlite.Connection:
+    """A connection with the store's pragmas. Cancelled while opening (a server stopped during
+    start-up), it is still closed: left open, its aiosqlite thread would outlive the event loop
+    and, not being a daemon, keep the process from exiting."""
     # aiosqlite logs every statement with its parameters at DEBUG: e-mail addresses included.
     logging.getLogger("aiosqlite").setLevel(logging.INFO)
-    conn = await aiosqlite.connect(str(sqlite_path(path)), isolation_level=None)
-    for pragma in (
-        "journal_mode = WAL",
-        "synchronous = FULL",
-        "foreign_keys = ON",
-        "secure_delete = ON",
-        f"busy_timeout = {int(busy_timeout_ms)}",
-    ):
-        await conn.execute(f"PRAGMA {pragma}")
+    opening = asyncio.ensure_future(_open(sqlite_path(path), busy_timeout_ms))
+    try:
+        return await asyncio.shield(opening)
+    except asyncio.CancelledError:
+        with contextlib.suppress(Exception):
+            await (await opening).close()
+        raise
+
+
+async def _open(path: Path, busy_timeout_ms: int) -> aiosqlite.Connection:
+    conn = await aiosqlite.connect(str(path), isolation_level=None)
+    try:
+        for pragma in (
+            "journal_mode = WAL",
+            "synchronous = FULL",
+            "foreign_keys = ON",
+            "secure_delete = ON",
+            f"busy_timeout = {int(busy_timeout_ms)}",
+        ):
+            await conn.execute(f"PRAGMA {pragma}")
+    except BaseException:
+        await conn.close()
+        raise
     return conn
