@@ -7,7 +7,6 @@ import asyncio
 import contextlib
 import shutil
 import sqlite3
-import threading
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -18,6 +17,7 @@ import pytest
 
 from realtime.store import archive, postgres
 from tests.conftest import ADMIN, post_comment
+from tests.cutting import cut_short, sqlite_workers, sqlite_workers_back_to
 from tests.servers import UNIT, ThreadServer
 from tests.test_archive import assert_counts_consistent, rows
 from tests.test_metrics import value
@@ -193,11 +193,6 @@ async def test_a_pg_dump_cut_short_by_shutdown_leaves_no_process_or_file(
     assert list(tmp_path.glob("cut.dump*")) == []
 
 
-def sqlite_workers() -> int:
-    """aiosqlite's connection threads still alive: one per connection not yet closed."""
-    return sum("_connection_worker_thread" in thread.name for thread in threading.enumerate())
-
-
 async def test_a_sqlite_backup_cut_short_at_any_point_leaves_nothing_open(tmp_path: Path) -> None:
     """Cancelled anywhere (a server stopping mid-backup), a backup is dropped whole: no partial
     file, and no connection left open in its thread (it would outlive the event loop, and keep
@@ -207,15 +202,8 @@ async def test_a_sqlite_backup_cut_short_at_any_point_leaves_nothing_open(tmp_pa
     before = sqlite_workers()
     for turns in range(40):  # cancel after 0, 1, 2 … loop turns: every await of the copy
         target = tmp_path / f"cut-{turns}.db"
-        copying = asyncio.create_task(archive.backup(db, target))
-        for _ in range(turns):
-            await asyncio.sleep(0)
-        copying.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await copying
+        await cut_short(archive.backup(db, target), turns)
         assert not target.with_name(f"{target.name}.partial").exists()
-        async with asyncio.timeout(5 * UNIT):  # a closed connection's thread ends by itself
-            while sqlite_workers() > before:
-                await asyncio.sleep(0.01)
+        await sqlite_workers_back_to(before)
     with sqlite3.connect(db, timeout=0) as conn:
         conn.execute("BEGIN EXCLUSIVE")

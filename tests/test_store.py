@@ -16,8 +16,7 @@ from realtime.models import ArticleIn
 from realtime.store import MIGRATIONS, NewComment, Posted, Store
 from realtime.store.sqlite import SqliteBackend
 from tests.conftest import STORES
-from tests.servers import UNIT
-from tests.test_backups import sqlite_workers
+from tests.cutting import cut_short, sqlite_workers, sqlite_workers_back_to
 
 both = pytest.mark.parametrize("store_kind", STORES)
 
@@ -165,16 +164,9 @@ async def test_opening_cut_short_at_any_point_leaves_no_connection_open(tmp_path
     db = tmp_path / "db.sqlite"
     before = sqlite_workers()
     for turns in range(60):
-        opening = asyncio.create_task(SqliteBackend.open(db))
-        for _ in range(turns):
-            await asyncio.sleep(0)
-        opening.cancel()
-        try:
-            await (await opening).close()  # it finished first: close it as a server would
-        except asyncio.CancelledError:
-            pass
-        async with asyncio.timeout(5 * UNIT):  # a closed connection's thread ends by itself
-            while sqlite_workers() > before:
-                await asyncio.sleep(0.01)
+        opened = await cut_short(SqliteBackend.open(db), turns)
+        if opened is not None:  # it finished first: close it as a server would
+            await opened.close()
+        await sqlite_workers_back_to(before)
     with sqlite3.connect(db, timeout=0) as conn:
         conn.execute("BEGIN EXCLUSIVE")
