@@ -24,8 +24,6 @@ vote once more on an imported comment.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import errno
 import os
 import sqlite3
@@ -40,7 +38,7 @@ from realtime.errors import Conflict, Invalid, Unavailable
 from realtime.models import CommentId, Slug
 from realtime.store.core import Store
 from realtime.store.db import Backend, Tx, is_postgres_url, scalar
-from realtime.store.sqlite import connect, sqlite_path
+from realtime.store.sqlite import closed_if_cancelled, connect, sqlite_path
 
 FORMAT_VERSION = 1
 EXPORT_PAGE = 1000  # rows per read: an export of any size holds a bounded number in memory
@@ -135,38 +133,24 @@ async def backup(source: str | Path, target: str | Path, *, busy_timeout_ms: int
         raise Invalid("the backup must go to another file than the database", "file")
     partial = target.with_name(target.name + ".partial")
     partial.unlink(missing_ok=True)
-    copying = asyncio.ensure_future(_copy(source, target, partial, busy_timeout_ms))
+    src = await connect(source, busy_timeout_ms)
     try:
-        comments = await asyncio.shield(copying)
-    except asyncio.CancelledError:
-        # A server stopping mid-backup. The copy runs in aiosqlite's threads and cannot stop
-        # halfway: let it end and close its connections (left open, they would outlive the
-        # event loop and keep the database locked), then drop it.
-        with contextlib.suppress(Exception):
-            await copying
-        partial.unlink(missing_ok=True)
-        raise
-    os.replace(partial, target)
-    return comments
-
-
-async def _copy(source: Path, target: Path, partial: Path, busy_timeout_ms: int) -> int:
-    """The database into `partial` (to become `target`), checked and on disk; its comments."""
-    try:
-        src = await connect(source, busy_timeout_ms)
+        dst = await closed_if_cancelled(aiosqlite.connect(str(partial), isolation_level=None))
         try:
-            async with aiosqlite.connect(str(partial), isolation_level=None) as dst:
-                await src.backup(dst)  # all pages in one step: one snapshot, never a torn copy
-                await dst.execute("PRAGMA journal_mode = DELETE")  # one self-contained file
-                comments = await _check_copy(dst)
+            await src.backup(dst)  # all pages in one step: one snapshot, never a torn copy
+            await dst.execute("PRAGMA journal_mode = DELETE")  # one self-contained file
+            comments = await _check_copy(dst)
         finally:
-            await src.close()
+            await dst.close()
         _fsync(partial)
-    except Exception as exc:
+    except BaseException as exc:
         partial.unlink(missing_ok=True)
         if _no_room(exc):
             raise Unavailable(f"no room for the copy at {target} ({exc}); it is as it was") from exc
         raise
+    finally:
+        await src.close()
+    os.replace(partial, target)
     return comments
 
 

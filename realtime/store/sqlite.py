@@ -15,7 +15,7 @@ import contextlib
 import itertools
 import logging
 import sqlite3
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Awaitable, Iterable
 from contextlib import asynccontextmanager
 from pathlib import Path
 
@@ -171,16 +171,23 @@ class SqliteBackend:
 
 async def connect(path: str | Path, busy_timeout_ms: int = 5000) -> aiosqlite.Connection:
     """A connection with the store's pragmas. Cancelled while opening (a server stopped during
-    start-up), it is still closed: left open, its aiosqlite thread would outlive the event loop
-    and, not being a daemon, keep the process from exiting."""
+    start-up or a backup), it is still closed: left open, its aiosqlite thread would outlive the
+    event loop and, not being a daemon, keep the process from exiting."""
     # aiosqlite logs every statement with its parameters at DEBUG: e-mail addresses included.
     logging.getLogger("aiosqlite").setLevel(logging.INFO)
-    opening = asyncio.ensure_future(_open(sqlite_path(path), busy_timeout_ms))
+    return await closed_if_cancelled(_open(sqlite_path(path), busy_timeout_ms))
+
+
+async def closed_if_cancelled(
+    opening: Awaitable[aiosqlite.Connection],
+) -> aiosqlite.Connection:
+    """Open a connection; if cancelled meanwhile, let the opening end and close what it made."""
+    task = asyncio.ensure_future(opening)
     try:
-        return await asyncio.shield(opening)
+        return await asyncio.shield(task)
     except asyncio.CancelledError:
         with contextlib.suppress(Exception):
-            await (await opening).close()
+            await (await task).close()
         raise
 
 
