@@ -19,6 +19,7 @@ import httpx
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
+from hypothesis.errors import FlakyStrategyDefinition
 from schemathesis.checks import not_a_server_error
 from schemathesis.config import SchemathesisConfig
 from schemathesis.specs.openapi.checks import (
@@ -217,14 +218,20 @@ def test_stateful(live: Live) -> None:
                 tokens.add(response.json()["token"])
             return response
 
-    Workflow.run(
-        settings=settings(
-            max_examples=SCENARIOS,
-            stateful_step_count=STEPS,
-            deadline=None,
-            suppress_health_check=list(HealthCheck),
-        )
+    scenarios = settings(
+        max_examples=SCENARIOS,
+        stateful_step_count=STEPS,
+        deadline=None,
+        suppress_health_check=list(HealthCheck),
     )
+    try:
+        Workflow.run(settings=scenarios)
+    except FlakyStrategyDefinition:
+        # Not a finding: the links draw from the server's answers, and the server keeps its
+        # state between scenarios (the same comment twice in a row is a 409), so Hypothesis,
+        # replaying a choice sequence, can meet another kind of value. One fresh run; every
+        # check applies to it, and any other error fails the test at once.
+        Workflow.run(settings=scenarios)
 
 
 def test_every_route_is_documented(tmp_path: Path) -> None:
