@@ -18,7 +18,7 @@ import shutil
 import sqlite3
 import subprocess
 import sys
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 
 import httpx
@@ -336,3 +336,36 @@ async def test_volume_turns_read_only(
     run("mount", "-o", "loop", str(image), str(disk))
     restarted = start_server(db=disk / "db.sqlite")
     assert await stored_ids(restarted) == acked
+
+
+@needs_root
+async def test_a_group_that_changes_nothing_is_no_sign_of_recovery(
+    ext4: tuple[Path, Path, str], caplog: pytest.LogCaptureFixture
+) -> None:
+    """On a read-only volume a transaction that changes no row still commits (the notification
+    sender's poll, claiming nothing): that is not "writes work again", and the failed writes
+    around it stay one run of failures with one log line."""
+    caplog.set_level(logging.WARNING, logger="realtime")
+    disk, _, device = ext4
+    store = await Store.open(disk / "db.sqlite")
+
+    def inserting(key: str) -> Callable[[Tx], Awaitable[None]]:
+        async def work(tx: Tx) -> None:
+            await tx.run("INSERT INTO meta (key, value) VALUES (?, 'x')", (key,))
+
+        return work
+
+    async def changing_nothing(tx: Tx) -> None:
+        await tx.run("UPDATE meta SET value = 'y' WHERE key = 'no such key'")
+
+    try:
+        await store.writer.submit(inserting("before"))
+        Path(f"/sys/fs/ext4/{device}/trigger_fs_error").write_text("test\n")
+        for n in range(3):
+            with pytest.raises(Unavailable):
+                await store.writer.submit(inserting(f"refused {n}"))
+            await store.writer.submit(changing_nothing)
+    finally:
+        await store.close()
+    assert len(log_lines(caplog, WRITE_FAIL_LINE)) == 1
+    assert log_lines(caplog, "writes work again") == []

@@ -135,6 +135,22 @@ async def test_locked_database_is_unavailable_then_recovers(tmp_path: Path) -> N
 
 
 @both
+async def test_the_backend_knows_whether_a_transaction_changed_a_row(store: Store) -> None:
+    """What the writer asks while writes fail: a transaction that changed no row commits even
+    on a read-only disk, so only one that changed a row shows that writes work again."""
+    backend = store.backend
+    tx = await backend.begin()
+    try:
+        assert not await backend.wrote(tx)
+        await tx.run("UPDATE meta SET value = 'y' WHERE key = 'no such key'")
+        assert not await backend.wrote(tx)
+        await tx.run("INSERT INTO meta (key, value) VALUES ('wrote', 'yes')")
+        assert await backend.wrote(tx)
+    finally:
+        await backend.rollback(tx)
+
+
+@both
 async def test_unexpected_error_rolls_back_and_writer_goes_on(store: Store) -> None:
     """A job failing with an error that is no `AppError` (an id past the integer range) leaves
     no open transaction behind: the next write commits."""

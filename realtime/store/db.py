@@ -79,6 +79,11 @@ class Backend(Protocol):
         """Roll back whatever is open; never raises for "nothing to roll back"."""
         ...
 
+    async def wrote(self, tx: Tx) -> bool:
+        """Whether the open transaction has changed any row yet. One that changed none commits
+        even on a read-only or full disk, so it proves nothing about writes."""
+        ...
+
     def check(self) -> None:
         """Raise `Unavailable` once the database can no longer be trusted with a commit (SQLite:
         its file is no longer at its path). Cheap: the writer calls it after every COMMIT,

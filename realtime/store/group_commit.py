@@ -78,6 +78,7 @@ class GroupCommitWriter:
         self.settle_scope: Callable[[], AbstractContextManager[object]] = nullcontext
         self._distrusted: AppError | None = None  # what backend.check() raised, for good
         self._failed_groups = 0  # in the current run of failures, for logging once
+        self._group_wrote = False  # while writes fail: whether the committed group changed rows
         # Test-only (tests/test_races.py): awaited right before each COMMIT, to hold a group's
         # transaction open while a test checks that no caller has been answered. None in service.
         self.before_commit: Callable[[], Awaitable[None]] | None = None
@@ -137,7 +138,9 @@ class GroupCommitWriter:
             return
         if not self._trusted(batch):  # committed, but maybe to a file no restart will open
             return
-        if self._failed_groups:
+        # A group that changed nothing (the notification sender's poll claiming no row) commits
+        # even on a read-only disk: only one that wrote shows that writes work again.
+        if self._failed_groups and self._group_wrote:
             log.warning("writes work again, after %d failed group commits", self._failed_groups)
             self._failed_groups = 0
         self.stats.record(time.perf_counter() - started, len(batch))
@@ -162,6 +165,8 @@ class GroupCommitWriter:
                 return False
         if self.before_commit is not None:
             await self.before_commit()
+        if self._failed_groups:  # asked only then: on PostgreSQL it is one more round trip
+            self._group_wrote = await self._backend.wrote(tx)
         await self._backend.commit(tx)
         self._tx = None
         return True

@@ -182,6 +182,11 @@ class PostgresBackend:
         await tx.conn.execute("COMMIT")
         await self._release(tx.conn)
 
+    async def wrote(self, tx: Tx) -> bool:
+        # A transaction gets an id only when it first writes.
+        row = await tx.one("SELECT txid_current_if_assigned() IS NOT NULL")
+        return bool(row and row[0])
+
     async def rollback(self, tx: Tx) -> None:
         assert isinstance(tx, PgTx)
         try:

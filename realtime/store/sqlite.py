@@ -78,6 +78,7 @@ class SqliteBackend:
     ) -> None:
         self._in_use = in_use
         self._writer = SqliteTx(writer)
+        self._changes_at_begin = 0  # the writer's total_changes when its transaction began
         self._readers = [SqliteTx(conn) for conn in readers]
         self._next_reader = itertools.cycle(self._readers)
         self.path = path
@@ -113,7 +114,11 @@ class SqliteBackend:
 
     async def begin(self) -> SqliteTx:
         await self._writer.run("BEGIN IMMEDIATE")
+        self._changes_at_begin = self._writer.conn.total_changes
         return self._writer
+
+    async def wrote(self, tx: Tx) -> bool:
+        return self._writer.conn.total_changes != self._changes_at_begin
 
     async def commit(self, tx: Tx) -> None:
         await tx.run("COMMIT")
