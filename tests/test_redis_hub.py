@@ -349,7 +349,7 @@ async def test_a_lost_event_is_read_back_and_its_late_copy_dropped(
     channel = f"{channel_prefix(redis_server.url)}:events"
     try:
         async with hub.subscribe(["article:a", "count:a"]) as reader:
-            backfill.rows[1] = [("article:a", comment(1)), ("count:a", other("count 2 (now)"))]
+            backfill.rows[1] = [("article:a", comment(1)), ("count:a", other("count 1 (back)"))]
             two = [("article:a", b'{"type":"comment"}', 2, 2), ("count:a", b"count 2", None, 2)]
             await peer.publish(channel, wire("fast", 1, two))
             got: list[str] = []
@@ -365,7 +365,7 @@ async def test_a_lost_event_is_read_back_and_its_late_copy_dropped(
                     got += [f"{m.comment_id}:{m.text}" for m in await reader.drain()]
         assert got == [
             '1:{"type":"comment"}',
-            'None:{"type":"count 2 (now)"}',
+            'None:{"type":"count 1 (back)"}',
             '2:{"type":"comment"}',
             "None:count 2",
             "None:count 3",

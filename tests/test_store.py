@@ -78,6 +78,20 @@ async def test_count_kept_with_the_insert(store: Store) -> None:
 
 
 @both
+async def test_comments_read_back_carry_the_count_up_to_them(store: Store) -> None:
+    """What a process reads back for a live event it missed: each comment with its article's
+    count up to it (a late one with the count now would make the count step back after it)."""
+    await store.put_article("b", ArticleIn(title="B"), "2026-11-26T00:00:00.000Z")
+    posted = [await store.add_comment(new_comment(slug)) for slug in "abaab"]
+    await store.delete_comment(posted[0].comment.id)
+    expected = [(p.comment.id, p.count - (p.comment.article == "a")) for p in posted[1:]]
+    for upto in range(1, len(expected) + 1):  # with and without comments past the range
+        first, last = posted[0].comment.id, expected[upto - 1][0]
+        read = [(p.comment.id, p.count) for p in await store.published_between(first, last)]
+        assert read == expected[:upto]
+
+
+@both
 async def test_group_commit_batches_concurrent_writes(store: Store) -> None:
     """100 concurrent posts commit in far fewer transactions, ids in publish order."""
     published: list[int] = []

@@ -165,13 +165,20 @@ class Store:
 
     async def published_between(self, first: int, last: int) -> list[Posted]:
         """The published comments with ids in [first, last], oldest first, each with its
-        article's count as it is now."""
+        article's count up to it: the count now less the published comments after it. (With
+        the count now, a comment read back late would carry a count above that of the comments
+        released after it: a reader would see the count step back.) One pass over the ids past
+        `last`, however many of them, not one per row."""
         rows = await self._all(
-            f"SELECT {_PREFIXED_COLUMNS}, articles.count FROM comments"
-            " JOIN articles ON articles.slug = comments.article"
+            "WITH later AS (SELECT article, count(*) AS n FROM comments"
+            " WHERE id > ? AND status = 'published' GROUP BY article)"
+            f" SELECT {_PREFIXED_COLUMNS}, articles.count - coalesce(later.n, 0) + 1"
+            "  - count(*) OVER (PARTITION BY comments.article ORDER BY comments.id DESC)"
+            " FROM comments JOIN articles ON articles.slug = comments.article"
+            " LEFT JOIN later ON later.article = comments.article"
             " WHERE comments.id BETWEEN ? AND ? AND comments.status = 'published'"
             " ORDER BY comments.id",
-            (first, last),
+            (last, first, last),
         )
         return [Posted(comment_from(row), int(row[-1])) for row in rows]
 
