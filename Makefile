@@ -9,8 +9,13 @@ serve: $(VENV)/.installed
 	$(BIN)/realtime demo
 	$(BIN)/realtime serve
 
+# The suite on WORKERS processes (pytest-xdist, whole files per worker: a file's servers and
+# fixtures stay together), then the Schemathesis file on its own: under xdist, its
+# `schema.parametrize()` tests collapse to one item that fuzzes one operation, not every one.
+WORKERS ?= 2
 test: $(VENV)/.installed-test check-system lint
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(WORKERS) --dist loadfile --ignore=tests/test_schemathesis.py
+	$(BIN)/pytest tests/test_schemathesis.py
 
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check realtime tests bench
