@@ -1,6 +1,7 @@
 """The OpenAPI operations of `admin.routes`: moderators, bans, word lists, a commenter's data.
 
-Kept apart from `openapi.OPERATIONS` only for size; `openapi` adds them to its table.
+Kept apart from `openapi_public` (the other endpoints) only for size; `openapi` joins the two
+tables and builds the document.
 """
 
 from __future__ import annotations
