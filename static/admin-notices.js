@@ -11,17 +11,23 @@ export class DeadNotices {
     this.empty = empty;
     this.onAuthError = onAuthError;
     refresh.onclick = () => this.load();
+    // Bumped by each load and each Retry, as in the bans and audit panels: a list asked for
+    // before either is stale when it comes (it would show a retried notice as dead again).
+    this.generation = 0;
   }
 
   async load() {
+    const generation = ++this.generation;
     let notifications;
     try {
       ({ notifications } = await this.api.deadNotifications());
     } catch (error) {
+      if (generation !== this.generation) return;
       if (error.status === 401 || error.status === 403) this.onAuthError();
       else this.empty.textContent = error.message;
       return;
     }
+    if (generation !== this.generation) return;
     this.list.replaceChildren(...notifications.map((notice) => this.item(notice)));
     this.empty.hidden = notifications.length > 0;
   }
@@ -36,6 +42,7 @@ export class DeadNotices {
       text: t('admin.notice_retry'),
       onclick: async () => {
         retry.disabled = true;
+        this.generation += 1;
         try {
           await this.api.retryNotification(notice.id);
           status.textContent = t('admin.notice_retrying');

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from playwright.async_api import Browser, Request, expect
+from playwright.async_api import Browser, Request, Route, expect
 
 from tests.browser import WAIT, Problems, open_thread, post_through_form, screenshot
 from tests.conftest import Site
@@ -109,4 +110,36 @@ async def test_admin_lists_dead_notifications_and_retries(
     mailbox.refuse = None
     await item.get_by_role("button", name="Retry").click()
     await expect(item).to_contain_text("Sending again.")
+    await wait_for(lambda: len(mailbox.messages) == 1)
+
+
+async def test_a_list_asked_for_before_a_retry_does_not_undo_it(
+    mailbox: Mailbox, make_site: Callable[..., Any], browser: Browser, problems: Problems
+) -> None:
+    """A Refresh answered after a Retry (asked for before it) is dropped: the notice keeps its
+    "Sending again.", and its Retry button stays disabled. (Seen in a parallel run: the page
+    put the retried notice back as dead.)"""
+    mailbox.refuse = "554 5.7.1 <kari@example.org>: rejected"
+    site: Site = await make_site(**mail(mailbox, notify_max_attempts=1))
+    await site.post("Hello", email="kari@example.org", notify=True)
+    await wait_for(lambda: mailbox.tries == 1)
+    page = await open_admin(browser, site, problems)
+    item = page.locator("#notices > .adm-notice")
+    await page.get_by_role("button", name="Refresh").click()
+    await expect(item).to_have_count(1)
+
+    held: asyncio.Queue[Route] = asyncio.Queue()
+    await page.route("**/api/admin/notifications", held.put_nowait)  # the list, not the retry
+    await page.get_by_role("button", name="Refresh").click()
+    stale = await asyncio.wait_for(held.get(), WAIT / 1000)
+    read_before = await stale.fetch()  # the server's answer now: the notice is dead
+    mailbox.refuse = None
+    await item.get_by_role("button", name="Retry").click()
+    await expect(item).to_contain_text("Sending again.")
+    async with page.expect_response("**/api/admin/notifications") as answered:
+        await stale.fulfill(response=read_before)  # ... reaching the page after the retry
+    await (await answered.value).finished()
+    await page.evaluate("() => new Promise((done) => setTimeout(done, 200))")  # let it render
+    await expect(item).to_contain_text("Sending again.")
+    await expect(item.get_by_role("button", name="Retry")).to_be_disabled()
     await wait_for(lambda: len(mailbox.messages) == 1)
