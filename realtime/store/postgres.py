@@ -289,23 +289,26 @@ async def dump(url: str, target: Path) -> int:
 
 async def _pg_dump(program: str, url: str, options: list[str], partial: Path) -> None:
     address, secret = without_password(url)
-    process = await asyncio.create_subprocess_exec(
-        program,
-        "--format=custom",
-        *options,
-        f"--file={partial}",
-        f"--dbname={address}",
-        stdout=asyncio.subprocess.DEVNULL,
-        stderr=asyncio.subprocess.PIPE,
-        env={**os.environ, **secret},
-    )
+    process = None
     try:
+        process = await asyncio.create_subprocess_exec(
+            program,
+            "--format=custom",
+            *options,
+            f"--file={partial}",
+            f"--dbname={address}",
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.PIPE,
+            env={**os.environ, **secret},
+        )
         _, errors = await process.communicate()
     except asyncio.CancelledError:
         # Shutting down mid-dump: stop pg_dump and reap it (and its pipe), so no orphan or
-        # partial file is left and the event loop closes with no process handle open.
-        process.kill()
-        await process.communicate()
+        # partial file is left and the event loop closes with no process handle open. Cancelled
+        # while it was starting, asyncio has killed and reaped it, but it may have made the file.
+        if process is not None:
+            process.kill()
+            await process.communicate()
         partial.unlink(missing_ok=True)
         raise
     if process.returncode != 0:
